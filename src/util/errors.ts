@@ -1,0 +1,57 @@
+// One error idiom for the whole project (after crun): a failure carries a short
+// lowercase message that names the thing it concerns, callers add context in front
+// as it travels up, and the CLI prints it as one line and exits with `exitCode`.
+
+/** Exit codes shared by rkt and actool. Scripts depend on them: never renumber. */
+export const ExitCode = {
+  ok: 0,
+  /** Invalid input: a manifest, an archive, a file that is not what it should be. */
+  invalid: 1,
+  /** The command line itself is wrong. */
+  usage: 2,
+} as const;
+
+export class UserError extends Error {
+  override name = 'UserError';
+  constructor(
+    message: string,
+    readonly exitCode: number = ExitCode.invalid,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Prefix an error's message with where it happened, keeping its class and exit code. */
+export function withContext(context: string, err: unknown): Error {
+  if (err instanceof UserError) return new UserError(`${context}: ${err.message}`, err.exitCode, { cause: err });
+  const e = err instanceof Error ? err : new Error(String(err));
+  const wrapped = new Error(`${context}: ${describeError(e)}`, { cause: e });
+  return wrapped;
+}
+
+/** One line for a user: a system error's code and path read better than Node's stack-y text. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const sys = err as NodeJS.ErrnoException;
+  if (sys.code && sys.syscall && !(err instanceof UserError)) {
+    const where = sys.path ? ` \`${sys.path}\`` : '';
+    return `${sys.syscall}${where}: ${errnoText(sys.code)}`;
+  }
+  return err.message.split('\n')[0] ?? '';
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EEXIST: 'file exists',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  ENOSPC: 'no space left on device',
+  ELOOP: 'too many levels of symbolic links',
+};
+
+function errnoText(code: string): string {
+  return ERRNO_TEXT[code] ?? code.toLowerCase();
+}
