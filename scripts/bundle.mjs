@@ -1,0 +1,130 @@
+// `npm run build`: dist/rkt and dist/actool, each one self-contained file (Node is the
+// only other thing a device needs). dist/rkt carries koffi's native parts inside;
+// dist/actool must carry no Linux-only code at all, since it runs on macOS too.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { koffiNatives, koffiVersion } from './koffi-natives.mjs';
+
+const root = path.resolve(import.meta.dirname, '..');
+
+// yargs 18 is ESM-only, so the bundles are ESM; CJS dependencies (koffi, pino,
+// tar-stream) still expect CommonJS's globals. __filename and __dirname get private
+// names (see `define`) because ESM modules in the bundle declare their own.
+const BANNER = `#!/usr/bin/env node
+import { createRequire as __rktCreateRequire } from 'node:module';
+import { fileURLToPath as __rktFileURLToPath } from 'node:url';
+import { dirname as __rktDirname } from 'node:path';
+const require = __rktCreateRequire(import.meta.url);
+const __rkt_filename = __rktFileURLToPath(import.meta.url);
+const __rkt_dirname = __rktDirname(__rkt_filename);`;
+
+let natives;
+
+/** The esbuild options every bundle of this project uses; tests build probes with them. */
+export async function bundleOptions({ entry, outfile }) {
+  natives ??= await koffiNatives();
+  return {
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    banner: { js: BANNER },
+    define: { __filename: '__rkt_filename', __dirname: '__rkt_dirname' },
+    minifySyntax: true,
+    minifyWhitespace: true,
+    sourcemap: 'linked',
+    // The embedded native parts would otherwise be copied into the map.
+    sourcesContent: false,
+    metafile: true,
+    write: false,
+    logLevel: 'warning',
+    plugins: [embedKoffi(natives, koffiVersion())],
+  };
+}
+
+/** Build one bundle and write it, its map and its metafile (`<outfile>.meta.json`). */
+export async function buildBundle({ entry, outfile }) {
+  const result = await build(await bundleOptions({ entry, outfile }));
+  const out = path.resolve(root, outfile);
+  for (const file of result.outputFiles) writeAtomically(file.path, file.contents, file.path === out ? 0o755 : 0o644);
+  writeAtomically(`${out}.meta.json`, JSON.stringify(result.metafile), 0o644);
+  return { metafile: result.metafile, bytes: fs.statSync(out).size };
+}
+
+/** The inputs (a metafile's, or one output's) that only work on Linux: koffi, its native parts, src/sys. */
+export function linuxOnlyInputs(inputs) {
+  return Object.keys(inputs).filter(
+    (p) => /(^|\/)node_modules\/(koffi|@koromix)\//.test(p) || /(^|\/)src\/sys\//.test(p) || p.endsWith('.node') || p.startsWith('rkt-koffi:'),
+  );
+}
+
+// Swaps two modules: our src/sys/koffi-require.ts for a lazy bundled `require('koffi')`,
+// and koffi's `loadStatic` (which requires the per-platform npm packages) for
+// src/sys/koffi-embedded.ts fed with the native parts. The rest of koffi's JS stays.
+function embedKoffi(natives, version) {
+  return {
+    name: 'embed-koffi',
+    setup(b) {
+      let swapped = false;
+      b.onLoad({ filter: /[\\/]src[\\/]sys[\\/]koffi-require\.ts$/ }, () => ({
+        contents: `export function requireKoffi() { return require('koffi').default; }`,
+        loader: 'js',
+        resolveDir: path.join(root, 'src/sys'),
+      }));
+      b.onResolve({ filter: /^\.\/src\/static\.cjs$/ }, (args) => {
+        if (!/node_modules[\\/]koffi[\\/]src[\\/]koffi[\\/]index\.cjs$/.test(args.importer)) return undefined;
+        swapped = true;
+        return { path: 'embedded-static', namespace: 'rkt-koffi' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'rkt-koffi' }, () => ({
+        contents: [
+          `import { loadEmbedded } from ${JSON.stringify(path.join(root, 'src/sys/koffi-embedded.ts'))};`,
+          `const NATIVES = ${JSON.stringify(natives)};`,
+          `export function loadStatic(pkg) { return loadEmbedded(pkg, NATIVES, ${JSON.stringify(version)}); }`,
+        ].join('\n'),
+        loader: 'js',
+        resolveDir: root,
+      }));
+      b.onEnd((result) => {
+        const usesKoffi = Object.keys(result.metafile?.inputs ?? {}).some((p) => p.includes('node_modules/koffi/'));
+        if (usesKoffi && !swapped) {
+          result.errors.push({ text: "koffi no longer loads ./src/static.cjs: update scripts/bundle.mjs's embed-koffi plugin" });
+        }
+      });
+    },
+  };
+}
+
+function writeAtomically(file, contents, mode) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, contents, { mode });
+  fs.chmodSync(tmp, mode);
+  fs.renameSync(tmp, file);
+}
+
+async function main() {
+  const [rkt, actool] = await Promise.all([
+    buildBundle({ entry: 'src/cli/rkt.ts', outfile: 'dist/rkt' }),
+    buildBundle({ entry: 'src/cli/actool.ts', outfile: 'dist/actool' }),
+  ]);
+  const leaked = linuxOnlyInputs(actool.metafile.inputs);
+  if (leaked.length > 0) throw new Error(`dist/actool must run on macOS but bundles Linux-only ${leaked.join(', ')}`);
+  console.log(`dist/rkt ${kb(rkt.bytes)}, dist/actool ${kb(actool.bytes)}`);
+}
+
+function kb(bytes) {
+  return `${(bytes / 1024).toFixed(0)} KiB`;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === import.meta.filename) {
+  await main().catch((err) => {
+    console.error(`build: ${err.message}`);
+    process.exit(1);
+  });
+}

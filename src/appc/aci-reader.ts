@@ -1,0 +1,162 @@
+import { open } from 'node:fs/promises';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extract, type Header, type ExtractEvents } from 'tar-stream';
+import { UserError, describeError } from '../util/errors.ts';
+import type { AciEntry, AciEntryType } from './aci-entry.ts';
+import { ArchiveRules } from './aci-archive-rules.ts';
+import { decompressed } from './compression.ts';
+import { imageIdHasher } from './image-id.ts';
+import { parseImageManifest } from './image-manifest.ts';
+import type { ImageManifest } from './types.ts';
+
+/** tar-stream's entry body: a streamx Readable. */
+type TarBody = ExtractEvents['entry'][1];
+
+export type OnEntry = (entry: AciEntry, body: Readable) => Promise<void>;
+
+export interface AciContents {
+  manifest: ImageManifest;
+  manifestBytes: Buffer;
+  imageId: string;
+  entries: AciEntry[];
+}
+
+// A manifest is a few kB; a cap keeps a hostile one from filling memory.
+const MANIFEST_LIMIT = 4 * 1024 * 1024;
+
+const ENTRY_TYPES: ReadonlySet<string> = new Set<AciEntryType>([
+  'file',
+  'directory',
+  'symlink',
+  'link',
+  'character-device',
+  'block-device',
+  'fifo',
+]);
+
+/**
+ * Reads an image archive (compressed or not) in one pass: checks every entry
+ * against the ACI layout rules, parses the manifest, and hashes the
+ * uncompressed tar into the image ID. `onEntry` sees each entry in archive
+ * order with its body; a body it leaves unread is skipped.
+ */
+export async function readAci(source: Readable, onEntry?: OnEntry): Promise<AciContents> {
+  const hasher = imageIdHasher();
+  const tar = extract();
+  const rules = new ArchiveRules();
+  const entries: AciEntry[] = [];
+  let manifestBytes: Buffer | undefined;
+  let manifest: ImageManifest | undefined;
+  let failure: unknown;
+
+  const visit = async (header: Header, stream: TarBody): Promise<void> => {
+    const type = header.type === 'contiguous-file' ? 'file' : header.type;
+    if (!ENTRY_TYPES.has(type)) throw new UserError(`aci: entry "${header.name}" has an unsupported type`);
+    const path = rules.admit({ name: header.name, type, size: header.size, linkname: header.linkname ?? undefined });
+    const entry = path === null ? undefined : toEntry(path, type, header);
+    if (entry) entries.push(entry);
+    let body: Readable | undefined;
+    if (path === 'manifest') {
+      manifestBytes = await readLimited(stream, MANIFEST_LIMIT);
+      manifest = parseImageManifest(manifestBytes);
+      body = bufferStream(manifestBytes);
+    } else if (entry && onEntry) {
+      // Visitors get a Node stream; tar-stream's are streamx.
+      body = new PassThrough();
+      stream.pipe(body);
+    } else {
+      stream.resume();
+    }
+    if (entry && body && onEntry) await onEntry(entry, body);
+    // Whatever the visitor left unread is skipped.
+    body?.resume();
+  };
+
+  tar.on('entry', (header, stream, next) => {
+    visit(header, stream).then(
+      () => next(),
+      (err: unknown) => {
+        failure ??= err;
+        next(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+
+  try {
+    await pipeline(await decompressed(source), hasher.stream, tar);
+  } catch (err) {
+    source.destroy();
+    // A refusal or a visitor's error is the cause; the pipeline only reports its consequence.
+    throw failure ?? asUserError(err);
+  }
+  rules.finish();
+  return { manifest: manifest!, manifestBytes: manifestBytes!, imageId: hasher.imageId(), entries };
+}
+
+/** readAci on a file. */
+export async function readAciFile(path: string, onEntry?: OnEntry): Promise<AciContents> {
+  // Opening first reports a missing file as itself, not as a broken archive.
+  const handle = await open(path, 'r');
+  return readAci(handle.createReadStream(), onEntry);
+}
+
+function toEntry(path: string, type: AciEntryType, header: Header): AciEntry {
+  const pax = (header.pax ?? {}) as Record<string, string>;
+  const entry: AciEntry = {
+    path,
+    type,
+    mode: header.mode & 0o7777,
+    // tar-stream applies pax path, linkpath and size, but not these.
+    uid: paxInteger(pax.uid) ?? header.uid,
+    gid: paxInteger(pax.gid) ?? header.gid,
+    mtime: paxInteger(pax.mtime) ?? Math.floor(header.mtime.getTime() / 1000),
+    size: type === 'file' ? header.size : 0,
+  };
+  if (type === 'symlink' || type === 'link') entry.linkname = header.linkname ?? '';
+  if (type === 'character-device' || type === 'block-device') {
+    entry.devmajor = header.devmajor;
+    entry.devminor = header.devminor;
+  }
+  const xattrs = xattrsOf(pax);
+  if (xattrs) entry.xattrs = xattrs;
+  return entry;
+}
+
+/** A pax decimal value; mtimes may carry a fraction, which we drop. */
+function paxInteger(value: string | undefined): number | undefined {
+  if (value === undefined || !/^-?\d+(\.\d+)?$/.test(value)) return undefined;
+  return Math.floor(Number(value));
+}
+
+const XATTR_PREFIX = 'SCHILY.xattr.';
+
+function xattrsOf(pax: Record<string, string>): Record<string, string> | undefined {
+  const keys = Object.keys(pax).filter((k) => k.startsWith(XATTR_PREFIX));
+  if (keys.length === 0) return undefined;
+  return Object.fromEntries(keys.map((k) => [k.slice(XATTR_PREFIX.length), pax[k]!]));
+}
+
+async function readLimited(body: AsyncIterable<unknown>, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const data of body) {
+    const chunk = data as Buffer;
+    length += chunk.length;
+    if (length > limit) throw new UserError(`aci: manifest is larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function bufferStream(buf: Buffer): Readable {
+  const stream = new PassThrough();
+  stream.end(buf);
+  return stream;
+}
+
+/** Parse failures of the tar itself become one-line user errors; system errors stay as they are. */
+function asUserError(err: unknown): unknown {
+  if (err instanceof UserError || (err as NodeJS.ErrnoException).syscall) return err;
+  return new UserError(`aci: ${describeError(err)}`, undefined, { cause: err });
+}

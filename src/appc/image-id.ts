@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+
+// An image ID is the SHA-512 of the uncompressed tar (appc types.md, "Image ID Type").
+
+export const IMAGE_ID_PREFIX = 'sha512-';
+
+const IMAGE_ID_RE = /^sha512-[0-9a-f]{128}$/;
+
+/** Whether `s` is a complete image ID (not an abbreviated prefix). */
+export function isImageId(s: string): boolean {
+  return IMAGE_ID_RE.test(s);
+}
+
+export function imageIdOfBuffer(buf: Uint8Array): string {
+  return IMAGE_ID_PREFIX + createHash('sha512').update(buf).digest('hex');
+}
+
+/**
+ * A pass-through stream that hashes what flows through it, so the ID of an
+ * image comes for free while the tar is written or read.
+ */
+export function imageIdHasher(): { stream: Transform; imageId(): string } {
+  const hash = createHash('sha512');
+  let digest: string | undefined;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      digest = IMAGE_ID_PREFIX + hash.digest('hex');
+      callback();
+    },
+  });
+  return {
+    stream,
+    imageId() {
+      // A digest of a partial tar would be a wrong ID that looks right.
+      if (digest === undefined) throw new Error('image ID asked for before the tar ended');
+      return digest;
+    },
+  };
+}

@@ -1,0 +1,38 @@
+import type { Argv } from 'yargs';
+import { describeError, ExitCode, UserError } from '../util/errors.ts';
+import { log } from '../util/log.ts';
+
+/**
+ * Runs a yargs program and turns every failure into one line on stderr and a stable
+ * exit code: usage mistakes exit 2, invalid input 1 (or the UserError's own code).
+ */
+export async function runCli(program: string, parser: Argv): Promise<void> {
+  let usageFailed = false;
+  parser
+    .scriptName(program)
+    .strict()
+    .demandCommand(1, `${program}: name a command; see '${program} --help'`)
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageFailed = true;
+      process.stderr.write(`${program}: ${oneLine(msg)}; see '${program} --help'\n`);
+      process.exitCode = ExitCode.usage;
+    });
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    if (usageFailed) return;
+    log().debug({ err }, 'command failed');
+    process.stderr.write(`${program}: ${describeError(err)}\n`);
+    process.exitCode = err instanceof UserError ? err.exitCode : ExitCode.invalid;
+  }
+}
+
+function oneLine(msg: string): string {
+  return msg.replace(/\s*\n\s*/g, '; ').replace(/[.;\s]+$/, '');
+}

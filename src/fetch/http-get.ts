@@ -1,0 +1,99 @@
+import http from 'node:http';
+import https from 'node:https';
+
+// A small GET over node:http(s) rather than the global fetch: fetch cannot aim a
+// request at another address while keeping the name for the Host header, SNI and
+// certificate check (the `resolve` option), cannot take extra CA certificates per
+// request, and follows an https -> http redirect without asking.
+
+export interface HttpGetOptions {
+  /** Follow a redirect from https to plain http (the user allowed insecure transport). */
+  allowHttp?: boolean;
+  /**
+   * Like curl --resolve: "host:port" or "host" -> "address:port" to connect to instead.
+   * The request still names the host (Host header, TLS server name and certificate
+   * check), so tests can serve example.com from 127.0.0.1 on a random port.
+   */
+  resolve?: Record<string, string>;
+  /** Extra trusted CA certificates (PEM), on top of Node's; NODE_EXTRA_CA_CERTS works too. */
+  ca?: string | Buffer;
+  timeoutMs?: number;
+  /** Refuse bodies larger than this (a hostile server can send forever). */
+  maxBytes?: number;
+}
+
+export interface HttpText {
+  status: number;
+  /** The URL that answered, after redirects. */
+  url: string;
+  text: string;
+}
+
+const MAX_REDIRECTS = 10;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** GET `url` and read the body as text, following redirects. Non-2xx statuses are returned, not thrown. */
+export async function getText(url: string, opts: HttpGetOptions = {}): Promise<HttpText> {
+  let current = new URL(url);
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const res = await request(current, opts);
+    const location = res.headers.location;
+    if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) {
+      return { status: res.statusCode ?? 0, url: current.href, text: await readBody(res, opts.maxBytes ?? 1 << 20) };
+    }
+    res.resume();
+    const next = new URL(location, current);
+    if (current.protocol === 'https:' && next.protocol === 'http:' && !opts.allowHttp) {
+      throw new Error(`redirect to ${next.href} would drop https`);
+    }
+    current = next;
+  }
+  throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+}
+
+function request(url: URL, opts: HttpGetOptions): Promise<http.IncomingMessage> {
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    return Promise.reject(new Error(`unsupported scheme ${url.protocol}`));
+  }
+  const secure = url.protocol === 'https:';
+  const port = url.port || (secure ? '443' : '80');
+  const target = opts.resolve?.[`${url.hostname}:${port}`] ?? opts.resolve?.[url.hostname];
+  const [address, targetPort] = target === undefined ? [url.hostname, port] : splitHostPort(target, port);
+  const options: https.RequestOptions = {
+    host: address,
+    port: targetPort,
+    path: `${url.pathname}${url.search}`,
+    headers: { host: url.host, 'user-agent': 'rkt-arm' },
+    servername: isIp(url.hostname) ? undefined : url.hostname,
+    ...(secure && opts.ca !== undefined ? { ca: opts.ca } : {}),
+  };
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).get(options, resolve);
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+  });
+}
+
+function splitHostPort(target: string, fallbackPort: string): [string, string] {
+  const colon = target.lastIndexOf(':');
+  return colon < 0 ? [target, fallbackPort] : [target.slice(0, colon), target.slice(colon + 1)];
+}
+
+function isIp(hostname: string): boolean {
+  return /^[0-9.]+$/.test(hostname) || hostname.startsWith('[');
+}
+
+async function readBody(res: http.IncomingMessage, maxBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      res.destroy();
+      throw new Error(`response larger than ${maxBytes} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { constants, createWriteStream, promises as fsp } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Duplex, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * Writes a stream to `path` so that a reader, a crash or a power cut never sees a
+ * half-written file: data goes to a temporary name in the same directory, is synced,
+ * renamed into place, and the directory entry is synced too. On failure the
+ * temporary file is removed and `path` is untouched. `stages` transform the data on
+ * its way; an error in any of them fails the whole write.
+ */
+export async function writeFileAtomic(
+  path: string,
+  source: Readable,
+  stages: Duplex[] = [],
+  opts: { mode?: number } = {},
+): Promise<void> {
+  const tmp = temporaryNameFor(path);
+  try {
+    const handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, opts.mode ?? 0o644);
+    try {
+      await pipeline([source, ...stages, createWriteStream('', { fd: handle.fd, autoClose: false })]);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(tmp, path);
+  } catch (err) {
+    await fsp.rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDirectory(dirname(path));
+}
+
+/** Temporary names start with a dot and carry `.tmp-` so that cleanup can find leftovers. */
+export function temporaryNameFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+export async function syncDirectory(dir: string): Promise<void> {
+  // Directories cannot be opened for fsync on every platform (Windows); where
+  // opening fails there is nothing more we can do for durability.
+  const handle = await fsp.open(dir, constants.O_RDONLY).catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
