@@ -5,6 +5,6 @@ export interface BundleTarget {
   outfile: string;
 }
 
-export function bundleOptions(target: BundleTarget): Promise<BuildOptions>;
+export function bundleOptions(target: BundleTarget): BuildOptions;
 export function buildBundle(target: BundleTarget): Promise<{ metafile: Metafile; bytes: number }>;
 export function linuxOnlyInputs(inputs: Record<string, unknown>): string[];

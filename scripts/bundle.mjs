@@ -22,9 +22,14 @@ const __rkt_dirname = __rktDirname(__rkt_filename);`;
 
 let natives;
 
+// Fetched only when a bundle imports koffi: building dist/actool needs none of it.
+function embeddedNatives() {
+  natives ??= koffiNatives();
+  return natives;
+}
+
 /** The esbuild options every bundle of this project uses; tests build probes with them. */
-export async function bundleOptions({ entry, outfile }) {
-  natives ??= await koffiNatives();
+export function bundleOptions({ entry, outfile }) {
   return {
     absWorkingDir: root,
     entryPoints: [entry],
@@ -35,6 +40,7 @@ export async function bundleOptions({ entry, outfile }) {
     format: 'esm',
     banner: { js: BANNER },
     define: { __filename: '__rkt_filename', __dirname: '__rkt_dirname' },
+    // A smaller file to read from an SD card; names stay readable in stack traces.
     minifySyntax: true,
     minifyWhitespace: true,
     sourcemap: 'linked',
@@ -43,13 +49,13 @@ export async function bundleOptions({ entry, outfile }) {
     metafile: true,
     write: false,
     logLevel: 'warning',
-    plugins: [embedKoffi(natives, koffiVersion())],
+    plugins: [embedKoffi()],
   };
 }
 
 /** Build one bundle and write it, its map and its metafile (`<outfile>.meta.json`). */
 export async function buildBundle({ entry, outfile }) {
-  const result = await build(await bundleOptions({ entry, outfile }));
+  const result = await build(bundleOptions({ entry, outfile }));
   const out = path.resolve(root, outfile);
   for (const file of result.outputFiles) writeAtomically(file.path, file.contents, file.path === out ? 0o755 : 0o644);
   writeAtomically(`${out}.meta.json`, JSON.stringify(result.metafile), 0o644);
@@ -66,7 +72,7 @@ export function linuxOnlyInputs(inputs) {
 // Swaps two modules: our src/sys/koffi-require.ts for a lazy bundled `require('koffi')`,
 // and koffi's `loadStatic` (which requires the per-platform npm packages) for
 // src/sys/koffi-embedded.ts fed with the native parts. The rest of koffi's JS stays.
-function embedKoffi(natives, version) {
+function embedKoffi() {
   return {
     name: 'embed-koffi',
     setup(b) {
@@ -81,11 +87,11 @@ function embedKoffi(natives, version) {
         swapped = true;
         return { path: 'embedded-static', namespace: 'rkt-koffi' };
       });
-      b.onLoad({ filter: /.*/, namespace: 'rkt-koffi' }, () => ({
+      b.onLoad({ filter: /.*/, namespace: 'rkt-koffi' }, async () => ({
         contents: [
           `import { loadEmbedded } from ${JSON.stringify(path.join(root, 'src/sys/koffi-embedded.ts'))};`,
-          `const NATIVES = ${JSON.stringify(natives)};`,
-          `export function loadStatic(pkg) { return loadEmbedded(pkg, NATIVES, ${JSON.stringify(version)}); }`,
+          `const NATIVES = ${JSON.stringify(await embeddedNatives())};`,
+          `export function loadStatic(pkg) { return loadEmbedded(pkg, NATIVES, ${JSON.stringify(koffiVersion())}); }`,
         ].join('\n'),
         loader: 'js',
         resolveDir: root,

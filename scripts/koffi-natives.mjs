@@ -85,8 +85,8 @@ function compressed(raw) {
   const br = zlib.brotliCompressSync(raw, {
     params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
   });
-  fs.writeFileSync(`${file}.tmp`, br);
-  fs.renameSync(`${file}.tmp`, file);
+  fs.writeFileSync(`${file}.${process.pid}.tmp`, br);
+  fs.renameSync(`${file}.${process.pid}.tmp`, file);
   return { sha256, brotli: br.toString('base64') };
 }
 

@@ -73,7 +73,11 @@ export async function readAci(source: Readable, onEntry?: OnEntry): Promise<AciC
     body?.resume();
   };
 
+  // The pipeline below reports every failure, but it destroys each stage with it, and
+  // streamx then emits the error again on the extractor and on the open entry.
+  tar.on('error', () => {});
   tar.on('entry', (header, stream, next) => {
+    stream.on('error', () => {});
     visit(header, stream).then(
       () => next(),
       (err: unknown) => {

@@ -59,7 +59,8 @@ export function parseImageRef(s: string, defaults: Record<string, string> = {}):
 
 /**
  * Where to look for meta tags for `name`, in order: the name itself, then each parent
- * path up to the bare host; with `insecure`, plain HTTP right after each HTTPS URL.
+ * path up to the bare host. With `insecure`, each HTTPS URL is followed by its plain
+ * HTTP twin, to try only when the HTTPS one gives no page.
  */
 export function discoveryUrls(name: string, insecure: boolean, port?: number): string[] {
   const parts = name.split('/');

@@ -172,8 +172,8 @@ function fits(entry: RenderEntry, planned: Map<string, PlannedEntry>, requiredDi
 }
 
 // A hard link must get its target's content from its own layer. When the target's
-// path went to an upper layer, or was filtered out, the layer's first such link takes the
-// target's content and the others link to it.
+// path went to an upper layer, or was filtered out, one link (the shallowest, then the
+// first in the layer) takes the target's content and the others link to it.
 function resolveHardLinks(
   layer: RenderLayer,
   index: number,

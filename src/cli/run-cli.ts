@@ -19,6 +19,8 @@ export async function runCli(program: string, parser: Argv): Promise<void> {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
+      // yargs reports each broken rule; the first says enough.
+      if (usageFailed) return;
       usageFailed = true;
       process.stderr.write(`${program}: ${oneLine(msg)}; see '${program} --help'\n`);
       process.exitCode = ExitCode.usage;

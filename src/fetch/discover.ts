@@ -34,10 +34,14 @@ export async function discover(ref: ImageRef, opts: DiscoverOptions = {}): Promi
   const tried: string[] = [];
   const pages: Page[] = [];
   const found: Endpoints = { aci: [], pubkeys: [] };
-  for (const url of discoveryUrls(ref.name, opts.insecure ?? false, opts.port)) {
+  const urls = discoveryUrls(ref.name, opts.insecure ?? false, opts.port);
+  for (let i = 0; i < urls.length; i++) {
+    const url = urls[i]!;
     const page = await fetchPage(url, opts);
     tried.push(typeof page === 'string' ? `${url} (${page})` : url);
     if (typeof page === 'string') continue;
+    // Plain HTTP is a fallback for a level whose HTTPS page gave nothing, as in the reference.
+    if (opts.insecure && url.startsWith('https:')) i++;
     pages.push(page);
     const eps = resolveEndpoints(page.metas, ref.name, ref.labels);
     if (found.aci.length === 0) found.aci = eps.aci;

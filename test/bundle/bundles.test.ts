@@ -29,8 +29,7 @@ for (const name of ['rkt', 'actool']) {
   });
 }
 
-const rktMeta = JSON.parse(fs.readFileSync(path.join(root, 'dist/rkt.meta.json'), 'utf8')) as Metafile;
-const rktUsesFfi = Object.keys(rktMeta.inputs).includes('src/sys/ffi.ts');
+const rktUsesFfi = fs.readFileSync(path.join(root, 'dist/rkt.meta.json'), 'utf8').includes('"src/sys/ffi.ts"');
 
 test('dist/rkt carries koffi with its native parts swapped for the embedded ones', {
   todo: !rktUsesFfi && 'no rkt command imports src/sys/ffi.ts yet (`rkt version` should print ffiStatus())',

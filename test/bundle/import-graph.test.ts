@@ -15,7 +15,7 @@ import { emptyDir, root } from './helpers.ts';
 async function linuxOnlyByEntry(entries: string[]): Promise<Map<string, string[]>> {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-graph-'));
   try {
-    const options = await bundleOptions({ entry: entries[0]!, outfile: path.join(outdir, 'unused') });
+    const options = bundleOptions({ entry: entries[0]!, outfile: path.join(outdir, 'unused') });
     const { outfile: _unused, ...rest } = options;
     const result = await build({ ...rest, entryPoints: entries, outdir, sourcemap: false, logLevel: 'silent' });
     const byEntry = new Map<string, string[]>();

@@ -3,7 +3,15 @@ import { patchFromFlags, type PatchFlags } from '../../build/manifest-patch.ts';
 import { patchAci } from '../../build/patch-aci.ts';
 import { ExitCode, UserError } from '../../util/errors.ts';
 
-interface Args extends PatchFlags {
+// List flags are plain strings, not yargs arrays: an array flag would swallow the
+// INPUT and OUTPUT positionals after it. Repeating a flag still gives several values.
+type Repeatable = string | string[] | undefined;
+
+interface Args extends Omit<PatchFlags, 'capability' | 'mounts' | 'ports' | 'isolators'> {
+  capability?: Repeatable;
+  mounts?: Repeatable;
+  ports?: Repeatable;
+  isolators?: Repeatable;
   input: string;
   output?: string;
   manifest?: string;
@@ -25,12 +33,11 @@ export const patchManifestCommand: CommandModule<object, Args> = {
       .option('user', { type: 'string', describe: 'user to run the app as (name or uid)' })
       .option('group', { type: 'string', describe: 'group to run the app as (name or gid)' })
       .option('supplementary-groups', { type: 'string', describe: 'comma-separated gids: 10,20' })
-      .option('capability', { type: 'string', array: true, describe: 'capabilities to retain: CAP_NET_BIND_SERVICE,CAP_CHOWN' })
-      .option('mounts', { type: 'string', array: true, describe: 'mount points: NAME,path=/p[,readOnly=true][:NAME2,...]' })
-      .option('ports', { type: 'string', array: true, describe: 'ports: NAME,protocol=tcp,port=N[,count=N][,socketActivated=true][:...]' })
+      .option('capability', { type: 'string', describe: 'capabilities to retain: CAP_NET_BIND_SERVICE,CAP_CHOWN' })
+      .option('mounts', { type: 'string', describe: 'mount points: NAME,path=/p[,readOnly=true][:NAME2,...]' })
+      .option('ports', { type: 'string', describe: 'ports: NAME,protocol=tcp,port=N[,count=N][,socketActivated=true][:...]' })
       .option('isolators', {
         type: 'string',
-        array: true,
         describe: 'isolators: NAME,key=value[,...][:...] or NAME=JSON, e.g. resource/memory,limit=64M',
       })
       .option('replace', { type: 'boolean', default: false, describe: 'replace INPUT in place (atomically)' })
@@ -47,10 +54,20 @@ export const patchManifestCommand: CommandModule<object, Args> = {
     if (args.replace && args.output) throw new UserError('patch-manifest: give OUTPUT or --replace, not both', ExitCode.usage);
     const { imageId } = await patchAci(args.input, output, {
       manifestFile: args.manifest,
-      patch: patchFromFlags(args),
+      patch: patchFromFlags({
+        ...args,
+        capability: asList(args.capability),
+        mounts: asList(args.mounts),
+        ports: asList(args.ports),
+        isolators: asList(args.isolators),
+      }),
       overwrite: args.overwrite || args.replace,
       compress: args.compression,
     });
     process.stdout.write(`${imageId}\n`);
   },
 };
+
+function asList(value: Repeatable): string[] | undefined {
+  return value === undefined ? undefined : [value].flat();
+}
