@@ -11,7 +11,7 @@ export async function runCli(program: string, parser: Argv): Promise<void> {
   parser
     .scriptName(program)
     .strict()
-    .demandCommand(1, `${program}: name a command; see '${program} --help'`)
+    .demandCommand(1, 'name a command')
     .recommendCommands()
     .help()
     .alias('h', 'help')

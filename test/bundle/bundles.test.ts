@@ -29,8 +29,19 @@ for (const name of ['rkt', 'actool']) {
   });
 }
 
-const rktUsesFfi = fs.readFileSync(path.join(root, 'dist/rkt.meta.json'), 'utf8').includes('"src/sys/ffi.ts"');
+test('dist/rkt carries koffi with its native parts swapped for the embedded ones', () =>
+  assertEmbedsKoffi(path.join(root, 'dist/rkt')));
 
-test('dist/rkt carries koffi with its native parts swapped for the embedded ones', {
-  todo: !rktUsesFfi && 'no rkt command imports src/sys/ffi.ts yet (`rkt version` should print ffiStatus())',
-}, () => assertEmbedsKoffi(path.join(root, 'dist/rkt')));
+test('a lone copy of dist/rkt loads its embedded koffi on this host', (t) => {
+  const dir = emptyDir(t);
+  const copy = installCopy(path.join(root, 'dist/rkt'), dir);
+  const env = { PATH: process.env.PATH, RKT_FFI_CACHE: path.join(dir, 'cache') };
+  fs.mkdirSync(env.RKT_FFI_CACHE, { mode: 0o700 });
+  const r = spawnSync(copy, ['version', '--format', 'json'], { cwd: dir, env, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).ffi, { available: true, version: koffiVersion() });
+});
+
+function koffiVersion(): string {
+  return JSON.parse(fs.readFileSync(path.join(root, 'node_modules/koffi/package.json'), 'utf8')).version;
+}
