@@ -32,7 +32,8 @@ export function caseTable(c: CaseResult): string {
   const baseWall = base.samples.length ? median(base.samples.map((s) => s.wallMs)) : NaN;
   const baseSize = base.samples.at(-1)?.outputBytes ?? null;
   const rows = c.results.map((r) => {
-    const label = r === base ? `${r.runner.label} (baseline)` : r.runner.label;
+    const name = r.runner.label.replaceAll('|', '\\|'); // a shell pipe would split the row
+    const label = r === base ? `${name} (baseline)` : name;
     if (!r.samples.length) return `| ${label} | ${r.note ?? 'no samples'} | | | | | |`;
     const walls = r.samples.map((s) => s.wallMs);
     const wall = median(walls);

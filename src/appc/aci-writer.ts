@@ -1,11 +1,10 @@
-import type { Stats } from 'node:fs';
-import { lstat, readlink } from 'node:fs/promises';
+import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UserError } from '../util/errors.ts';
 import type { AciEntry } from './aci-entry.ts';
 import { deviceNumbers } from './device-number.ts';
-import { readLargeFile, readSmallFile } from './file-body.ts';
+import { readLargeFile, readSmallFileInto } from './file-body.ts';
 import { checkLayoutTop } from './layout.ts';
 import { END_OF_ARCHIVE, encodeTarHeader, paddingAfter } from './tar-header.ts';
 import { walkTree, type WalkedPath } from './tree-walk.ts';
@@ -21,14 +20,12 @@ export interface PackOptions {
   manifestBytes?: Buffer;
 }
 
-// Files up to this size are read whole, several ahead of the one being written, so
-// that a tree of many small files costs one round trip per file, not three in a row.
-const SMALL_FILE = 1024 * 1024;
-const PREFETCH_FILES = 64;
-const PREFETCH_BYTES = 16 * 1024 * 1024;
-// Small entries are gathered into chunks of this size: fewer, bigger writes downstream.
-const BATCH = 256 * 1024;
-const ZEROS = Buffer.alloc(512);
+// Small files are read synchronously straight into the chunk being built: for a tree
+// of many small files, a promise and thread-pool round trip per open/read/close cost
+// several times more than the reads. Each chunk is handed downstream once full, so the
+// event loop (compression workers, the output file) runs between chunks.
+const SMALL_FILE = 256 * 1024;
+const CHUNK = 1024 * 1024;
 
 interface Planned {
   entry: AciEntry;
@@ -44,93 +41,78 @@ interface Planned {
  * never followed; hard links within rootfs become link entries.
  */
 export function packAci(layoutDir: string, opts: PackOptions = {}): Readable {
-  return Readable.from(tarChunks(layoutDir, opts), { objectMode: false, highWaterMark: BATCH });
+  return Readable.from(tarChunks(layoutDir, opts), { objectMode: false, highWaterMark: CHUNK });
 }
 
 async function* tarChunks(layoutDir: string, opts: PackOptions): AsyncGenerator<Buffer> {
-  const plan = await planArchive(layoutDir, opts);
-  const prefetch = new Prefetch(plan);
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const add = (buf: Buffer): void => {
-    batch.push(buf);
-    batched += buf.length;
-  };
-  const flush = (): Buffer => {
-    const out = Buffer.concat(batch, batched);
-    batch = [];
-    batched = 0;
-    return out;
-  };
-  for (const [i, { entry, abs, content }] of plan.entries()) {
-    add(encodeTarHeader(entry));
-    if (content) add(content);
-    else if (isPrefetched(plan[i]!)) add(await prefetch.take(i));
-    else if (abs !== undefined && entry.type === 'file' && entry.size > 0) {
-      if (batched > 0) yield flush();
-      yield* readLargeFile(abs, entry.path, entry.size);
+  const chunk = new ChunkBuilder();
+  for (const { entry, abs, content } of await planArchive(layoutDir, opts)) {
+    const header = encodeTarHeader(entry);
+    const body = entry.type === 'file' ? entry.size : 0;
+    if (content || abs === undefined || body <= SMALL_FILE) {
+      // Room for one byte past the body: readSmallFileInto reads it to catch a grown file.
+      const full = chunk.reserve(header.length + body + Math.max(paddingAfter(body), 1));
+      if (full) yield full;
+      chunk.append(header);
+      if (content) content.copy(chunk.buf, chunk.used);
+      else if (body > 0) readSmallFileInto(abs!, entry.path, body, chunk.buf, chunk.used);
+      chunk.used += body;
+    } else {
+      const full = chunk.reserve(header.length);
+      if (full) yield full;
+      chunk.append(header);
+      yield chunk.take();
+      yield* readLargeFile(abs, entry.path, body);
     }
-    if (entry.type === 'file') add(ZEROS.subarray(0, paddingAfter(entry.size)));
-    if (batched >= BATCH) yield flush();
+    chunk.buf.fill(0, chunk.used, chunk.used + paddingAfter(body));
+    chunk.used += paddingAfter(body);
   }
-  add(END_OF_ARCHIVE);
-  yield flush();
+  const full = chunk.reserve(END_OF_ARCHIVE.length);
+  if (full) yield full;
+  chunk.append(END_OF_ARCHIVE);
+  yield chunk.take();
 }
 
-function isPrefetched({ entry, abs }: Planned): boolean {
-  return abs !== undefined && entry.type === 'file' && entry.size > 0 && entry.size <= SMALL_FILE;
-}
+/** The chunk being filled. Chunks handed out are never written to again. */
+class ChunkBuilder {
+  buf = Buffer.allocUnsafe(CHUNK);
+  used = 0;
 
-/** Reads small files ahead of the writer, within a bound of files and bytes. */
-class Prefetch {
-  readonly #plan: Planned[];
-  readonly #pending = new Map<number, Promise<Buffer>>();
-  #next = 0;
-  #bytes = 0;
-
-  constructor(plan: Planned[]) {
-    this.#plan = plan;
+  /** Makes room for `n` more bytes; returns the filled part first if it must go out. */
+  reserve(n: number): Buffer | undefined {
+    if (this.used + n <= this.buf.length) return undefined;
+    const full = this.used > 0 ? this.buf.subarray(0, this.used) : undefined;
+    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n));
+    this.used = 0;
+    return full;
   }
 
-  /** The content of plan[i]; taken in increasing order of i. */
-  take(i: number): Promise<Buffer> {
-    this.#fill();
-    const content = this.#pending.get(i)!;
-    this.#pending.delete(i);
-    this.#bytes -= this.#plan[i]!.entry.size;
-    this.#fill();
-    return content;
+  append(bytes: Buffer): void {
+    bytes.copy(this.buf, this.used);
+    this.used += bytes.length;
   }
 
-  #fill(): void {
-    while (this.#next < this.#plan.length && this.#pending.size < PREFETCH_FILES && this.#bytes < PREFETCH_BYTES) {
-      const i = this.#next++;
-      const item = this.#plan[i]!;
-      if (!isPrefetched(item)) continue;
-      const content = readSmallFile(item.abs!, item.entry.path, item.entry.size);
-      // Handled when taken; until then a failure must not count as unhandled.
-      content.catch(() => {});
-      this.#pending.set(i, content);
-      this.#bytes += item.entry.size;
-    }
+  take(): Buffer {
+    const full = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(CHUNK);
+    this.used = 0;
+    return full;
   }
 }
 
 async function planArchive(layoutDir: string, opts: PackOptions): Promise<Planned[]> {
   await checkLayoutTop(layoutDir, { manifest: opts.manifestBytes === undefined });
-  const rootfs = await walkTree(join(layoutDir, 'rootfs'), 'rootfs');
+  const rootfs = walkTree(join(layoutDir, 'rootfs'), 'rootfs');
   const described = new Describer(opts);
   const manifest: Planned = opts.manifestBytes
     ? {
         entry: { ...described.common('manifest', rootfs[0]!.stats), mode: 0o644, type: 'file', size: opts.manifestBytes.length },
         content: opts.manifestBytes,
       }
-    : await manifestFromFile(join(layoutDir, 'manifest'), described);
-  // Symlink targets and exact inode keys are fetched in parallel; link decisions are then made in order.
-  const extras = await Promise.all(rootfs.map((w) => linkFacts(w)));
+    : manifestFromFile(join(layoutDir, 'manifest'), described);
   const firstPathOf = new Map<string, string>();
-  const planned = rootfs.map((w, i) => {
-    const { target, inode } = extras[i]!;
+  const planned = rootfs.map((w) => {
+    const { target, inode } = linkFacts(w);
     const first = inode === undefined ? undefined : firstPathOf.get(inode);
     if (inode !== undefined && first === undefined) firstPathOf.set(inode, w.path);
     const entry: AciEntry =
@@ -140,17 +122,17 @@ async function planArchive(layoutDir: string, opts: PackOptions): Promise<Planne
   return [manifest, ...planned];
 }
 
-async function manifestFromFile(abs: string, described: Describer): Promise<Planned> {
-  const stats = await lstat(abs);
+function manifestFromFile(abs: string, described: Describer): Planned {
+  const stats = lstatSync(abs);
   return { entry: described.entry({ path: 'manifest', abs, stats }, undefined), abs };
 }
 
 /** A symlink's target, and for a file with several names, an exact device and inode key. */
-async function linkFacts(w: WalkedPath): Promise<{ target?: string; inode?: string }> {
-  if (w.stats.isSymbolicLink()) return { target: await readlink(w.abs) };
+function linkFacts(w: WalkedPath): { target?: string; inode?: string } {
+  if (w.stats.isSymbolicLink()) return { target: readlinkSync(w.abs) };
   if (w.stats.isDirectory() || w.stats.nlink < 2) return {};
   // Inode numbers can exceed 2^53; bigint stats keep two files from sharing a key.
-  const exact = await lstat(w.abs, { bigint: true });
+  const exact = lstatSync(w.abs, { bigint: true });
   return { inode: `${exact.dev}:${exact.ino}` };
 }
 

@@ -1,5 +1,4 @@
-import type { Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
 export interface WalkedPath {
@@ -13,18 +12,19 @@ export interface WalkedPath {
  * Every path under `root` (itself included), lstat'ed and never followed,
  * sorted bytewise by archive path, so a directory precedes its contents and the
  * order does not depend on the filesystem or the locale.
+ *
+ * Synchronous on purpose: a promise and a thread-pool round trip per lstat made
+ * walking 20,000 files four times slower, and nothing else runs meanwhile.
  */
-export async function walkTree(root: string, prefix: string): Promise<WalkedPath[]> {
+export function walkTree(root: string, prefix: string): WalkedPath[] {
   const found: WalkedPath[] = [];
-  const visit = async (abs: string, path: string): Promise<void> => {
-    const stats = await lstat(abs);
+  const visit = (abs: string, path: string): void => {
+    const stats = lstatSync(abs);
     found.push({ path, abs, stats });
     if (!stats.isDirectory()) return;
-    const names = await readdir(abs);
-    // All at once: libuv's pool bounds the real concurrency.
-    await Promise.all(names.map((name) => visit(join(abs, name), `${path}/${name}`)));
+    for (const name of readdirSync(abs)) visit(join(abs, name), `${path}/${name}`);
   };
-  await visit(root, prefix);
+  visit(root, prefix);
   const keyed = found.map((w) => ({ w, key: Buffer.from(w.path) }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   return keyed.map((k) => k.w);

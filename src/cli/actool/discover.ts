@@ -2,37 +2,57 @@ import type { CommandModule } from 'yargs';
 import { detectHostArch } from '../../appc/arch.ts';
 import { parseImageRef } from '../../appc/discovery.ts';
 import { discover } from '../../fetch/discover.ts';
+import { ExitCode, UserError } from '../../util/errors.ts';
+import { printJson, withFormat, type Format } from '../format.ts';
 
 interface Args {
   names: string[];
   insecure: boolean;
   port?: number;
   json: boolean;
+  format: Format;
+  resolve?: string | string[];
 }
 
 export const discoverCommand: CommandModule<object, Args> = {
   command: 'discover <names..>',
   describe: "Find an image's download, signature and public key URLs by appc discovery",
   builder: (y) =>
-    y
+    withFormat(y)
       .positional('names', { type: 'string', array: true, demandOption: true, describe: 'NAME[:VERSION][,label=value...]' })
       .option('insecure', { type: 'boolean', default: false, describe: 'also try plain HTTP when HTTPS gives no answer' })
       .option('port', { type: 'number', describe: 'port of the discovery server, when not 443 (80 with --insecure)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the endpoints as JSON' })
+      .option('resolve', {
+        type: 'string',
+        describe: 'like curl --resolve: HOST[:PORT]=ADDRESS:PORT connects there, still naming HOST (repeatable)',
+      })
+      .option('json', { type: 'boolean', default: false, describe: 'the same as --format json (actool of rkt spelled it so)' })
       .example('$0 discover coreos.com/etcd:v3.1.0', 'where to download etcd for this machine')
       .example('$0 discover --json example.com/app,os=linux,arch=armv6l', 'the image for a Pi Zero, as JSON')
       .epilogue("os and arch default to this machine's; version defaults to latest."),
   handler: async (args) => {
     const host = detectHostArch();
+    const format = args.json && args.format === 'text' ? 'json' : args.format;
+    const resolve = parseResolve(args.resolve);
+    const found = [];
     for (const name of args.names) {
       const ref = parseImageRef(name, { os: host.os, arch: host.arch });
-      const endpoints = await discover(ref, { insecure: args.insecure, port: args.port });
-      if (args.json) {
-        process.stdout.write(`${JSON.stringify({ name: ref.name, labels: ref.labels, ...endpoints })}\n`);
-        continue;
-      }
+      found.push({ name: ref.name, labels: ref.labels, ...(await discover(ref, { insecure: args.insecure, port: args.port, resolve })) });
+    }
+    if (printJson(format, found)) return;
+    for (const endpoints of found) {
       for (const { aci, signature } of endpoints.aci) process.stdout.write(`ACI: ${aci}, ASC: ${signature}\n`);
       if (endpoints.pubkeys.length > 0) process.stdout.write(`Keys: ${endpoints.pubkeys.join(', ')}\n`);
     }
   },
 };
+
+function parseResolve(values: string | string[] | undefined): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const value of [values ?? []].flat()) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) throw new UserError(`--resolve "${value}" must be HOST[:PORT]=ADDRESS:PORT`, ExitCode.usage);
+    map[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return map;
+}
