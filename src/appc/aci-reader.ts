@@ -8,6 +8,7 @@ import { ArchiveRules } from './aci-archive-rules.ts';
 import { decompressed } from './compression.ts';
 import { imageIdHasher } from './image-id.ts';
 import { parseImageManifest } from './image-manifest.ts';
+import { XATTR_PREFIX } from './tar-header.ts';
 import type { ImageManifest } from './types.ts';
 
 /** tar-stream's entry body: a streamx Readable. */
@@ -133,7 +134,6 @@ function paxInteger(value: string | undefined): number | undefined {
   return Math.floor(Number(value));
 }
 
-const XATTR_PREFIX = 'SCHILY.xattr.';
 
 function xattrsOf(pax: Record<string, string>): Record<string, string> | undefined {
   const keys = Object.keys(pax).filter((k) => k.startsWith(XATTR_PREFIX));

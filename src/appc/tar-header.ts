@@ -7,6 +7,7 @@ import type { AciEntry, AciEntryType } from './aci-entry.ts';
 // database, define ownership.
 
 const BLOCK = 512;
+export const XATTR_PREFIX = 'SCHILY.xattr.';
 
 const TYPEFLAG: Record<AciEntryType, string> = {
   file: '0',
@@ -33,6 +34,8 @@ export function encodeTarHeader(entry: AciEntry): Buffer {
   if (entry.gid > MAX_OCTAL_7) pax.push(['gid', String(entry.gid)]);
   if (entry.size > MAX_OCTAL_11) pax.push(['size', String(entry.size)]);
   if (entry.mtime < 0 || entry.mtime > MAX_OCTAL_11) pax.push(['mtime', String(entry.mtime)]);
+  // Sorted, so that the same attributes always encode to the same bytes.
+  for (const key of Object.keys(entry.xattrs ?? {}).sort()) pax.push([`${XATTR_PREFIX}${key}`, entry.xattrs![key]!]);
   if ((entry.devmajor ?? 0) > MAX_OCTAL_7 || (entry.devminor ?? 0) > MAX_OCTAL_7) {
     throw new UserError(`aci: device number of "${entry.path}" does not fit in a tar header`);
   }
