@@ -1,6 +1,7 @@
 // One error idiom for the whole project (after crun): a failure carries a short
-// lowercase message that names the thing it concerns, callers add context in front
-// as it travels up, and the CLI prints it as one line and exits with `exitCode`.
+// lowercase message that names the thing it concerns (`aci: entry "x" ...`,
+// `manifest: app.user ...`), and the CLI prints it as one line and exits with
+// the UserError's `exitCode`; system errors are shown by syscall, path and errno.
 
 /** Exit codes shared by rkt and actool. Scripts depend on them: never renumber. */
 export const ExitCode = {
@@ -20,14 +21,6 @@ export class UserError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/** Prefix an error's message with where it happened, keeping its class and exit code. */
-export function withContext(context: string, err: unknown): Error {
-  if (err instanceof UserError) return new UserError(`${context}: ${err.message}`, err.exitCode, { cause: err });
-  const e = err instanceof Error ? err : new Error(String(err));
-  const wrapped = new Error(`${context}: ${describeError(e)}`, { cause: e });
-  return wrapped;
 }
 
 /** One line for a user: a system error's code and path read better than Node's stack-y text. */
