@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { ExitCode } from '../util/errors.ts';
 import { setDebug } from '../util/log.ts';
 import { versionCommand } from './rkt/version.ts';
 import { runCli } from './run-cli.ts';
@@ -14,4 +15,4 @@ const parser = yargs(hideBin(process.argv))
   .example('$0 version', 'show versions and whether this board can run pods')
   .epilogue('Each command has --help with an example. Documentation: docs/');
 
-await runCli('rkt', parser);
+await runCli('rkt', parser, ExitCode.rktFailure);

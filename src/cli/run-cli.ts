@@ -4,9 +4,10 @@ import { log } from '../util/log.ts';
 
 /**
  * Runs a yargs program and turns every failure into one line on stderr and a stable
- * exit code: usage mistakes exit 2, invalid input 1 (or the UserError's own code).
+ * exit code: usage mistakes exit 2, a UserError its own code, anything unexpected
+ * `unexpectedCode` (rkt, like CoreOS rkt, uses 254 for its own failures).
  */
-export async function runCli(program: string, parser: Argv): Promise<void> {
+export async function runCli(program: string, parser: Argv, unexpectedCode: number = ExitCode.invalid): Promise<void> {
   let usageFailed = false;
   parser
     .scriptName(program)
@@ -31,7 +32,7 @@ export async function runCli(program: string, parser: Argv): Promise<void> {
     if (usageFailed) return;
     log().debug({ err }, 'command failed');
     process.stderr.write(`${program}: ${describeError(err)}\n`);
-    process.exitCode = err instanceof UserError ? err.exitCode : ExitCode.invalid;
+    process.exitCode = err instanceof UserError ? err.exitCode : unexpectedCode;
   }
 }
 
