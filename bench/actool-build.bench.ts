@@ -65,6 +65,13 @@ export const cases: BenchCase[] = [
         output: `${out}.aci`,
         unavailable: () => (existsSync(actool) ? null : 'dist/actool not built (npm run build)'),
       },
+      // Peak RSS without the workers: what walking and packing the tree costs on its own.
+      {
+        label: 'actool build --no-compression',
+        cmd: `node ${actool} build --no-compression --overwrite ${layout} ${out}.tar`,
+        output: `${out}.tar`,
+        unavailable: () => (existsSync(actool) ? null : 'dist/actool not built (npm run build)'),
+      },
       pigz(tar, `${out}.pigz.tar.gz`),
       pgzip(tar, `${out}.pgzip.tar.gz`),
     ],

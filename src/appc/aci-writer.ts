@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { UserError } from '../util/errors.ts';
@@ -7,7 +7,7 @@ import { deviceNumbers } from './device-number.ts';
 import { readLargeFile, readSmallFileInto } from './file-body.ts';
 import { checkLayoutTop } from './layout.ts';
 import { END_OF_ARCHIVE, encodeTarHeader, paddingAfter } from './tar-header.ts';
-import { walkTree, type WalkedPath } from './tree-walk.ts';
+import { walkTree, type EntryStats, type WalkedPath } from './tree-walk.ts';
 
 export interface PackOptions {
   /** Record every entry as owned by 0:0. */
@@ -144,7 +144,7 @@ class Describer {
     this.#opts = opts;
   }
 
-  common(path: string, stats: Stats): Pick<AciEntry, 'path' | 'mode' | 'uid' | 'gid' | 'mtime'> {
+  common(path: string, stats: EntryStats): Pick<AciEntry, 'path' | 'mode' | 'uid' | 'gid' | 'mtime'> {
     const { ownerRoot, owner, sourceDateEpoch } = this.#opts;
     const ids = ownerRoot ? { uid: 0, gid: 0 } : (owner ?? { uid: stats.uid, gid: stats.gid });
     const mtime = Math.floor(stats.mtimeMs / 1000);

@@ -53,11 +53,16 @@ class ParallelGzip extends Transform {
   readonly #maxInFlight: number;
   #pool: DeflatePool | null = null;
 
-  // The block being filled. A full block is held back until more input arrives, so the
-  // final block (Z_FINISH) is never empty and block boundaries never depend on chunking.
-  #block: Buffer;
+  // The block being filled, at WINDOW in its buffer: the WINDOW bytes in front hold the
+  // end of the previous block, its dictionary. A full block is held back until more input
+  // arrives, so the final block (Z_FINISH) is never empty and block boundaries never
+  // depend on chunking.
+  #buffer: Buffer;
   #fill = 0;
-  #dictionary: Buffer | null = null;
+  #primed = false;
+  // Buffers the workers handed back. Reusing them keeps the memory of a stream of any
+  // length to maxInFlight + 1 buffers, where fresh ones left a garbage pile in each thread.
+  readonly #spare: Buffer[] = [];
   #crc = 0;
   #size = 0;
 
@@ -74,7 +79,7 @@ class ParallelGzip extends Transform {
     this.#blockSize = blockSize;
     this.#workers = workers;
     this.#maxInFlight = 2 * workers;
-    this.#block = Buffer.allocUnsafeSlow(blockSize);
+    this.#buffer = this.#newBuffer();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -87,7 +92,7 @@ class ParallelGzip extends Transform {
   override _flush(callback: TransformCallback): void {
     if (!this.#pool) {
       // Input smaller than one block: starting threads would cost more than it saves.
-      const last = this.#block.subarray(0, this.#fill);
+      const last = this.#block();
       this.#crc = crc32(last, this.#crc);
       this.#size += last.length;
       callback(null, Buffer.concat([GZIP_HEADER, deflateRawSync(last, { level: this.#level }), this.#trailer()]));
@@ -111,7 +116,7 @@ class ParallelGzip extends Transform {
         if (this.#inFlight.length >= this.#maxInFlight) return; // #drain resumes us
         this.#dispatch(false);
       }
-      const n = input.copy(this.#block, this.#fill, this.#offset);
+      const n = input.copy(this.#buffer, WINDOW + this.#fill, this.#offset);
       this.#fill += n;
       this.#offset += n;
     }
@@ -126,28 +131,38 @@ class ParallelGzip extends Transform {
       this.#pool = new DeflatePool(this.#workers, this.#level);
       this.push(GZIP_HEADER);
     }
-    const block = this.#block.subarray(0, this.#fill);
+    const block = this.#block();
     this.#crc = crc32(block, this.#crc);
     this.#size += block.length;
-    const dictionary = this.#dictionary;
+    const dictionary = this.#primed ? this.#buffer.subarray(0, WINDOW) : null;
     if (!last) {
-      // Own copies, since the pool transfers both buffers to the worker.
-      this.#dictionary = Buffer.allocUnsafeSlow(WINDOW);
-      block.copy(this.#dictionary, 0, block.length - WINDOW);
-      this.#block = Buffer.allocUnsafeSlow(this.#blockSize);
+      // The pool transfers the buffer to the worker, so the next block starts in another.
+      this.#buffer = this.#spare.pop() ?? this.#newBuffer();
+      block.copy(this.#buffer, 0, block.length - WINDOW);
+      this.#primed = true;
       this.#fill = 0;
     }
     const slot: { out: Buffer | null } = { out: null };
     this.#inFlight.push(slot);
-    this.#pool.deflate({ block, dictionary, last }, (err, out) => {
+    this.#pool.deflate({ block, dictionary, last }, (err, out, returned) => {
       if (this.destroyed) return;
       if (err) {
         this.destroy(err);
         return;
       }
+      if (returned) this.#spare.push(Buffer.from(returned.buffer));
       slot.out = out ?? null;
       this.#drain();
     });
+  }
+
+  #block(): Buffer {
+    return this.#buffer.subarray(WINDOW, WINDOW + this.#fill);
+  }
+
+  #newBuffer(): Buffer {
+    // Slow: a pooled Buffer shares its ArrayBuffer, which cannot be transferred.
+    return Buffer.allocUnsafeSlow(WINDOW + this.#blockSize);
   }
 
   /** Emit finished blocks in order, then let more input in or finish the member. */

@@ -8,7 +8,6 @@ import { log } from '../util/log.ts';
  * `unexpectedCode` (rkt, like CoreOS rkt, uses 254 for its own failures).
  */
 export async function runCli(program: string, parser: Argv, unexpectedCode: number = ExitCode.invalid): Promise<void> {
-  let usageFailed = false;
   parser
     .scriptName(program)
     .strict()
@@ -19,17 +18,19 @@ export async function runCli(program: string, parser: Argv, unexpectedCode: numb
     .version(false)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((msg, err) => {
-      if (err) throw err;
-      // yargs reports each broken rule; the first says enough.
-      if (usageFailed) return;
-      usageFailed = true;
-      process.stderr.write(`${program}: ${oneLine(msg)}; see '${program} --help'\n`);
-      process.exitCode = ExitCode.usage;
+      // A failing option `coerce` reaches us as yargs' own YError: a command-line mistake.
+      if (err && err.name !== 'YError') throw err;
+      // Throwing (not returning) is what stops yargs from running the command anyway.
+      throw new UsageError(`${oneLine(msg ?? err?.message ?? 'invalid command line')}; see '${program} --help'`);
     });
   try {
     await parser.parseAsync();
   } catch (err) {
-    if (usageFailed) return;
+    if (err instanceof UsageError) {
+      process.stderr.write(`${program}: ${err.message}\n`);
+      process.exitCode = ExitCode.usage;
+      return;
+    }
     log().debug({ err }, 'command failed');
     process.stderr.write(`${program}: ${describeError(err)}\n`);
     process.exitCode = err instanceof UserError ? err.exitCode : unexpectedCode;
@@ -39,3 +40,5 @@ export async function runCli(program: string, parser: Argv, unexpectedCode: numb
 function oneLine(msg: string): string {
   return msg.replace(/\s*\n\s*/g, '; ').replace(/[.;\s]+$/, '');
 }
+
+class UsageError extends Error {}

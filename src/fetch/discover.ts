@@ -84,3 +84,23 @@ function noEndpointError(ref: ImageRef, pages: Page[], tried: string[]): UserErr
   }
   return new UserError(`discovery: no ac-discovery meta tag for ${ref.name} found at ${tried.join(', ')}`);
 }
+
+/**
+ * The public key URLs for an image name prefix (`rkt trust --prefix` without a key):
+ * the same walk as `discover`, up from the prefix to its host, stopping at the deepest
+ * page whose ac-discovery-pubkeys tags apply to the prefix.
+ */
+export async function discoverPubkeys(prefix: string, opts: DiscoverOptions = {}): Promise<string[]> {
+  const tried: string[] = [];
+  const urls = discoveryUrls(prefix, opts.insecure ?? false, opts.port);
+  for (let i = 0; i < urls.length; i++) {
+    const url = urls[i]!;
+    const page = await fetchPage(url, opts);
+    tried.push(typeof page === 'string' ? `${url} (${page})` : url);
+    if (typeof page === 'string') continue;
+    if (opts.insecure && url.startsWith('https:')) i++;
+    const keys = resolveEndpoints(page.metas, prefix, {}).pubkeys;
+    if (keys.length > 0) return keys;
+  }
+  throw new UserError(`discovery: no ac-discovery-pubkeys meta tag for ${prefix} found at ${tried.join(', ')}`);
+}

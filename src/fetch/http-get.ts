@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 
 // A small GET over node:http(s) rather than the global fetch: fetch cannot aim a
 // request at another address while keeping the name for the Host header, SNI and
@@ -17,6 +18,9 @@ export interface HttpGetOptions {
   resolve?: Record<string, string>;
   /** Extra trusted CA certificates (PEM), on top of Node's; NODE_EXTRA_CA_CERTS works too. */
   ca?: string | Buffer;
+  /** Accept any certificate (--insecure-options=tls). */
+  insecureTls?: boolean;
+  /** Give up when the connection is idle this long (connecting, waiting or mid-body). */
   timeoutMs?: number;
   /** Refuse bodies larger than this (a hostile server can send forever). */
   maxBytes?: number;
@@ -29,18 +33,31 @@ export interface HttpText {
   text: string;
 }
 
+export interface HttpResponse {
+  res: http.IncomingMessage;
+  /** The URL that answered, after redirects. */
+  url: string;
+}
+
 const MAX_REDIRECTS = 10;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** GET `url` and read the body as text, following redirects. Non-2xx statuses are returned, not thrown. */
 export async function getText(url: string, opts: HttpGetOptions = {}): Promise<HttpText> {
+  const { res, url: answered } = await httpGet(url, opts);
+  return { status: res.statusCode ?? 0, url: answered, text: await readBody(res, opts.maxBytes ?? 1 << 20) };
+}
+
+/**
+ * GET `url` with `headers`, following redirects (never from https down to http unless
+ * allowHttp). The caller reads or discards the body of the response it gets.
+ */
+export async function httpGet(url: string, opts: HttpGetOptions = {}, headers: Record<string, string> = {}): Promise<HttpResponse> {
   let current = new URL(url);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await request(current, opts);
+    const res = await request(current, opts, headers);
     const location = res.headers.location;
-    if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) {
-      return { status: res.statusCode ?? 0, url: current.href, text: await readBody(res, opts.maxBytes ?? 1 << 20) };
-    }
+    if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return { res, url: current.href };
     res.resume();
     const next = new URL(location, current);
     if (current.protocol === 'https:' && next.protocol === 'http:' && !opts.allowHttp) {
@@ -51,7 +68,7 @@ export async function getText(url: string, opts: HttpGetOptions = {}): Promise<H
   throw new Error(`more than ${MAX_REDIRECTS} redirects`);
 }
 
-function request(url: URL, opts: HttpGetOptions): Promise<http.IncomingMessage> {
+function request(url: URL, opts: HttpGetOptions, headers: Record<string, string>): Promise<http.IncomingMessage> {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     return Promise.reject(new Error(`unsupported scheme ${url.protocol}`));
   }
@@ -63,9 +80,10 @@ function request(url: URL, opts: HttpGetOptions): Promise<http.IncomingMessage> 
     host: address,
     port: targetPort,
     path: `${url.pathname}${url.search}`,
-    headers: { host: url.host, 'user-agent': 'rkt-arm' },
+    headers: { ...headers, host: url.host, 'user-agent': 'rkt-arm' },
     servername: isIp(url.hostname) ? undefined : url.hostname,
-    ...(secure && opts.ca !== undefined ? { ca: opts.ca } : {}),
+    ...(secure && opts.ca !== undefined ? { secureContext: contextWith(String(opts.ca)) } : {}),
+    ...(secure && opts.insecureTls ? { rejectUnauthorized: false } : {}),
   };
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -73,6 +91,17 @@ function request(url: URL, opts: HttpGetOptions): Promise<http.IncomingMessage> 
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error(`no answer in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })));
     req.on('error', reject);
   });
+}
+
+// Node's `ca` replaces its bundled roots, so they are kept alongside the extra CA. A
+// context holding them takes ~25 ms to build on x86 (far longer on a Pi Zero): one per
+// CA bundle, shared by every request.
+const contexts = new Map<string, SecureContext>();
+
+function contextWith(ca: string): SecureContext {
+  let context = contexts.get(ca);
+  if (!context) contexts.set(ca, (context = createSecureContext({ ca: [...rootCertificates, ca] })));
+  return context;
 }
 
 function splitHostPort(target: string, fallbackPort: string): [string, string] {

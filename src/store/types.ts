@@ -43,6 +43,11 @@ export interface VerifyReport {
   blobsChecked: number;
   treesChecked: number;
   problems: VerifyProblem[];
+  /**
+   * Paths below <dir>/cas left by an interrupted fetch, render, rm or gc: temporary
+   * files, blobs without a record, incomplete trees. Not damage: `rkt image gc` removes them.
+   */
+  leftovers: string[];
 }
 
 export interface GcReport {

@@ -9,7 +9,7 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { crc32, gunzipSync, gzipSync } from 'node:zlib';
+import { crc32, deflateRawSync, gunzipSync, gzipSync } from 'node:zlib';
 import { buildSync } from 'esbuild';
 import { DeflatePool } from '../../src/appc/deflate-pool.ts';
 import { parallelGzip, type ParallelGzipOptions } from '../../src/appc/pgzip.ts';
@@ -132,6 +132,22 @@ describe('parallelGzip', () => {
 });
 
 describe('DeflatePool', () => {
+  it('hands the block back in the same memory, so its buffer can be reused', async () => {
+    const pool = new DeflatePool(1, 6);
+    const buffer = Buffer.allocUnsafeSlow(2 * BLOCK);
+    noise(2 * BLOCK).copy(buffer);
+    const expected = deflateRawSync(buffer.subarray(BLOCK), { dictionary: buffer.subarray(0, BLOCK) });
+    const job = { block: buffer.subarray(BLOCK), dictionary: buffer.subarray(0, BLOCK), last: true };
+    const [out, block] = await new Promise<[Buffer?, Buffer?]>((resolve, reject) =>
+      pool.deflate(job, (err, o, b) => (err ? reject(err) : resolve([o, b]))),
+    );
+    pool.close();
+    assert.ok(out?.equals(expected));
+    assert.equal(block?.byteOffset, BLOCK);
+    assert.equal(block?.buffer.byteLength, 2 * BLOCK);
+    assert.equal(buffer.buffer.byteLength, 0, 'the buffer was copied, not transferred');
+  });
+
   it('reports an error thrown in a worker to every waiting caller and closes', async () => {
     // parallelGzip validates the level; the pool does not, so a bad one fails in the worker.
     const pool = new DeflatePool(2, 42);

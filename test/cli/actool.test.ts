@@ -115,6 +115,13 @@ describe('actool build', () => {
       assert.match(r.stderr, /^actool: .*see 'actool --help'\n$/);
     }
   });
+
+  test('a usage mistake runs nothing: no image is written', (t) => {
+    const dir = emptyDir(t);
+    const r = run(['build', '--bogus', layout(dir), 'out.aci'], { cwd: dir });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(fs.existsSync(path.join(dir, 'out.aci')), false);
+  });
 });
 
 describe('actool validate', () => {

@@ -1,79 +1,30 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type http from 'node:http';
 import { discover, type DiscoverOptions } from '../../src/fetch/discover.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { closedPort, serve as serveHandler, testPki, type TestServer } from '../helpers/https-server.ts';
 
 // Real servers on 127.0.0.1 serve the spec's discovery pages as example.com; the
-// `resolve` option points example.com at them, and HTTPS uses a self-signed
-// certificate for example.com made here with openssl.
+// `resolve` option points example.com at them, and HTTPS uses a certificate for
+// example.com signed by a test CA (test/helpers/https-server.ts).
 
 const page = (n: string): string =>
   readFileSync(new URL(`../../../shared/appc-spec/discovery-testdata/${n}.html`, import.meta.url), 'utf8');
 
 type Route = { body: string } | { redirect: string };
-interface Server {
-  port: number;
-  /** "host path" of each request, in order. */
-  seen: string[];
-  routes: Map<string, Route>;
-  close(): void;
-}
 
-let dir: string;
-let cert: string;
-let key: string;
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'discover-test-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2',
-    '-subj', '/CN=example.com', '-addext', 'subjectAltName=DNS:example.com',
-  ], { stdio: 'ignore' });
-  cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
-  key = readFileSync(join(dir, 'key.pem'), 'utf8');
-});
-
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function serve(secure: boolean, routes: Record<string, Route>): Promise<Server> {
-  const seen: string[] = [];
+async function serve(secure: boolean, routes: Record<string, Route>): Promise<TestServer> {
   const table = new Map(Object.entries(routes));
   const handler: http.RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    seen.push(`${req.headers.host} ${url.pathname}`);
     const route = url.searchParams.get('ac-discovery') === '1' ? table.get(url.pathname) : undefined;
     if (route === undefined) res.writeHead(404).end();
     else if ('redirect' in route) res.writeHead(302, { location: route.redirect }).end();
     else res.writeHead(200, { 'content-type': 'text/html' }).end(route.body);
   };
-  const server = secure ? https.createServer({ cert, key }, handler) : http.createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    seen,
-    routes: table,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
+  return serveHandler(secure, handler);
 }
 
 const amd64 = { version: '1.0.0', os: 'linux', arch: 'amd64' };
@@ -81,10 +32,10 @@ const myapp = { name: 'example.com/myapp', labels: amd64 };
 const STORAGE = 'https://storage.example.com/example.com/myapp-1.0.0-linux-amd64';
 const KEYS = ['https://example.com/pubkeys.gpg'];
 
-async function withHttps<T>(routes: Record<string, Route>, run: (s: Server, opts: DiscoverOptions) => Promise<T>): Promise<T> {
+async function withHttps<T>(routes: Record<string, Route>, run: (s: TestServer, opts: DiscoverOptions) => Promise<T>): Promise<T> {
   const s = await serve(true, routes);
   try {
-    return await run(s, { resolve: { 'example.com:443': `127.0.0.1:${s.port}` }, ca: cert });
+    return await run(s, { resolve: s.resolve(), ca: testPki().ca });
   } finally {
     s.close();
   }
@@ -157,7 +108,7 @@ test('an untrusted certificate fails, and without insecure plain HTTP is never t
   try {
     await withHttps({ '/myapp': { body: page('meta01') } }, async (s, opts) => {
       const resolve = { ...opts.resolve, 'example.com:80': `127.0.0.1:${plain.port}` };
-      await assert.rejects(discover(myapp, { resolve }), /found at https:\/\/example\.com\/myapp\?ac-discovery=1 \(DEPTH_ZERO_SELF_SIGNED_CERT\), https:\/\/example\.com\?ac-discovery=1 \(DEPTH_ZERO_SELF_SIGNED_CERT\)$/);
+      await assert.rejects(discover(myapp, { resolve }), /found at https:\/\/example\.com\/myapp\?ac-discovery=1 \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\), https:\/\/example\.com\?ac-discovery=1 \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/);
       assert.deepEqual(s.seen, []);
       assert.deepEqual(plain.seen, []);
     });

@@ -2,8 +2,8 @@ import type { CommandModule } from 'yargs';
 import { detectHostArch } from '../../appc/arch.ts';
 import { parseImageRef } from '../../appc/discovery.ts';
 import { discover } from '../../fetch/discover.ts';
-import { ExitCode, UserError } from '../../util/errors.ts';
 import { printJson, withFormat, type Format } from '../format.ts';
+import { parseResolve } from '../resolve-option.ts';
 
 interface Args {
   names: string[];
@@ -46,13 +46,3 @@ export const discoverCommand: CommandModule<object, Args> = {
     }
   },
 };
-
-function parseResolve(values: string | string[] | undefined): Record<string, string> {
-  const map: Record<string, string> = {};
-  for (const value of [values ?? []].flat()) {
-    const eq = value.indexOf('=');
-    if (eq <= 0) throw new UserError(`--resolve "${value}" must be HOST[:PORT]=ADDRESS:PORT`, ExitCode.usage);
-    map[value.slice(0, eq)] = value.slice(eq + 1);
-  }
-  return map;
-}

@@ -1,0 +1,88 @@
+import { promises as fsp } from 'node:fs';
+import { Readable } from 'node:stream';
+import { readAci, type AciContents } from '../appc/aci-reader.ts';
+import { decompressed } from '../appc/compression.ts';
+import { withLock } from '../sys/flock.ts';
+import { syncDirectory } from '../util/atomic-file.ts';
+import { storeWriteError } from './disk-errors.ts';
+import { putRecord, readRecord, updateRecord } from './index-db.ts';
+import type { StorePaths } from './layout.ts';
+import { tempFile, writeStoreFile, type TempEntry } from './temp.ts';
+import type { ImageRecord, RemoteInfo } from './types.ts';
+
+/**
+ * Stores an ACI (any compression): the uncompressed tar goes to tmp/ while readAci
+ * checks it and hashes it, is synced, and only then is renamed into blob/ under the
+ * image's exclusive lock, followed by the manifest and, last, the record. Whoever
+ * commits first wins; later writers of the same image find the record and drop their copy.
+ */
+export async function writeImage(paths: StorePaths, source: Readable, remote?: RemoteInfo): Promise<ImageRecord> {
+  let staged: { entry: TempEntry; contents: AciContents; size: number } | undefined;
+  try {
+    staged = await stage(paths, source);
+    const { entry, contents, size } = staged;
+    return await withLock(paths.imageLock(contents.imageId), 'exclusive', () => commit(paths, entry, contents, size, remote));
+  } catch (err) {
+    await staged?.entry.discard();
+    throw storeWriteError(err, 'cannot store the image', paths.root);
+  }
+}
+
+async function stage(paths: StorePaths, source: Readable): Promise<{ entry: TempEntry; contents: AciContents; size: number }> {
+  const { entry, handle } = await tempFile(paths, 'blob');
+  let size = 0;
+  // readAci sees exactly the bytes that reach the file, so its image ID is the file's hash.
+  async function* toFile(plain: Readable): AsyncGenerator<Buffer> {
+    for await (const chunk of plain) {
+      await handle.write(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  }
+  try {
+    const contents = await readAci(Readable.from(toFile(await decompressed(source))));
+    await handle.sync();
+    return { entry, contents, size };
+  } catch (err) {
+    source.destroy();
+    await entry.discard();
+    throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+async function commit(paths: StorePaths, entry: TempEntry, contents: AciContents, size: number, remote?: RemoteInfo): Promise<ImageRecord> {
+  const id = contents.imageId;
+  const existing = await readRecord(paths, id);
+  if (existing && (await exists(paths.blob(id)))) {
+    await entry.discard();
+    if (!remote) return existing;
+    return (await updateRecord(paths, id, (r) => ({ ...r, remote }))) ?? existing;
+  }
+  if (await fsp.mkdir(paths.blobShard(id), { recursive: true })) await syncDirectory(paths.blobRoot);
+  await entry.commit(paths.blob(id));
+  try {
+    await writeStoreFile(paths, paths.manifest(id), contents.manifestBytes);
+    const now = new Date().toISOString();
+    const { name, labels } = contents.manifest;
+    const record: ImageRecord = { id, name, labels, importedAt: now, lastUsedAt: now, size, ...(remote ? { remote } : {}) };
+    await putRecord(paths, record);
+    return record;
+  } catch (err) {
+    // Without its record the blob is unreachable: take it back rather than leave it to gc.
+    await fsp.rm(paths.manifest(id), { force: true });
+    await fsp.rm(paths.blob(id), { force: true });
+    throw err;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await fsp.lstat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
