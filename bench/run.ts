@@ -25,9 +25,10 @@ const warmups = envCount('BENCH_WARMUP', 0) ?? 1;
 
 for (const name of wanted.length ? wanted : known) {
   const mod = (await import(pathToFileURL(join(benchDir, `${name}.bench.ts`)).href)) as BenchModule;
-  const tables: string[] = [];
-  for (const c of mod.cases) tables.push(caseTable(await runCase(name, c)));
-  const body = [`Machine: ${machine()}.`, mod.notes?.trim() ?? '', ...tables].filter(Boolean).join('\n\n');
+  const results: CaseResult[] = [];
+  for (const c of mod.cases) results.push(await runCase(name, c));
+  const tables = results.map(caseTable);
+  const body = [`Machine: ${machine()}.`, mod.notes?.trim() ?? '', ...tables, mod.verdict?.(results).trim() ?? ''].filter(Boolean).join('\n\n');
   console.log(`\n## ${name}\n\n${body}\n`);
   writeSection(join(repoRoot, 'docs', 'benchmarks.md'), name, body);
 }

@@ -1,3 +1,5 @@
+import type { CaseResult } from './report.ts';
+
 /** One thing to time: a shell command (run with `sh -c`) or an in-process function. */
 export interface Runner {
   label: string;
@@ -24,4 +26,6 @@ export interface BenchModule {
   cases: BenchCase[];
   /** Prose for docs/benchmarks.md above the tables: what is measured and why. */
   notes?: string;
+  /** Prose after the tables, from this run's numbers: which targets it met. */
+  verdict?: (results: CaseResult[]) => string;
 }

@@ -34,14 +34,7 @@ export async function discover(ref: ImageRef, opts: DiscoverOptions = {}): Promi
   const tried: string[] = [];
   const pages: Page[] = [];
   const found: Endpoints = { aci: [], pubkeys: [] };
-  const urls = discoveryUrls(ref.name, opts.insecure ?? false, opts.port);
-  for (let i = 0; i < urls.length; i++) {
-    const url = urls[i]!;
-    const page = await fetchPage(url, opts);
-    tried.push(typeof page === 'string' ? `${url} (${page})` : url);
-    if (typeof page === 'string') continue;
-    // Plain HTTP is a fallback for a level whose HTTPS page gave nothing, as in the reference.
-    if (opts.insecure && url.startsWith('https:')) i++;
+  for await (const page of discoveryPages(ref.name, opts, tried)) {
     pages.push(page);
     const eps = resolveEndpoints(page.metas, ref.name, ref.labels);
     if (found.aci.length === 0) found.aci = eps.aci;
@@ -50,6 +43,20 @@ export async function discover(ref: ImageRef, opts: DiscoverOptions = {}): Promi
   }
   if (found.aci.length === 0) throw noEndpointError(ref, pages, tried);
   return found;
+}
+
+/** The pages found walking up from `name`, deepest first; `tried` records each URL asked and why it gave none. */
+async function* discoveryPages(name: string, opts: DiscoverOptions, tried: string[]): AsyncGenerator<Page> {
+  const urls = discoveryUrls(name, opts.insecure ?? false, opts.port);
+  for (let i = 0; i < urls.length; i++) {
+    const url = urls[i]!;
+    const page = await fetchPage(url, opts);
+    tried.push(typeof page === 'string' ? `${url} (${page})` : url);
+    if (typeof page === 'string') continue;
+    // Plain HTTP is a fallback for a level whose HTTPS page gave nothing, as in the reference.
+    if (opts.insecure && url.startsWith('https:')) i++;
+    yield page;
+  }
 }
 
 /** The page's meta tags, or why there is no page. */
@@ -92,13 +99,7 @@ function noEndpointError(ref: ImageRef, pages: Page[], tried: string[]): UserErr
  */
 export async function discoverPubkeys(prefix: string, opts: DiscoverOptions = {}): Promise<string[]> {
   const tried: string[] = [];
-  const urls = discoveryUrls(prefix, opts.insecure ?? false, opts.port);
-  for (let i = 0; i < urls.length; i++) {
-    const url = urls[i]!;
-    const page = await fetchPage(url, opts);
-    tried.push(typeof page === 'string' ? `${url} (${page})` : url);
-    if (typeof page === 'string') continue;
-    if (opts.insecure && url.startsWith('https:')) i++;
+  for await (const page of discoveryPages(prefix, opts, tried)) {
     const keys = resolveEndpoints(page.metas, prefix, {}).pubkeys;
     if (keys.length > 0) return keys;
   }

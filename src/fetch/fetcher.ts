@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { readAciFile } from '../appc/aci-reader.ts';
@@ -22,10 +22,11 @@ import { mismatch, platformProblem, type Host, type ImageRequest } from './match
 import { classifySource, type ImageSource } from './source.ts';
 
 // rkt fetch: an image from a file, a URL or an appc name (by discovery) into the store,
-// with its dependencies. Every image is downloaded to a temporary directory under
-// <dir>/tmp-fetch/, verified (signature, name, labels, arch, dependency ID and size)
-// and only then written to the store, so a refused or broken download leaves nothing
-// there. Dependencies are stored before the image that needs them.
+// with its dependencies. Every image is downloaded to a temporary directory in the
+// store's tmp/, verified (signature, name, labels, arch, dependency ID and size) and
+// only then written to the store, so a refused or broken download leaves nothing there,
+// and one killed midway leaves a directory that gc removes (see store/temp.ts).
+// Dependencies are stored before the image that needs them.
 
 export const PULL_POLICIES = ['new', 'update', 'never'] as const;
 /** As in rkt: new = the store first; update = ask the server (ETag, max-age); never = the store only. */
@@ -139,9 +140,9 @@ class Fetcher {
 
   /** Downloads, then imports; a stored copy whose ETag the server confirms (304) is kept. */
   async #download(url: string, signatureUrl: string, wanted: Wanted, stored?: ImageRecord): Promise<ImageRecord> {
-    const tmp = await this.#tempDir();
+    const tmp = await this.#store.tempDir('fetch');
     try {
-      const file = join(tmp, 'image');
+      const file = join(tmp.path, 'image');
       const size = wanted.dep?.dep.size;
       const got = await download(url, file, {
         ...this.#http(),
@@ -156,10 +157,10 @@ class Fetcher {
         return this.#fromStore({ ...stored!, remote }, wanted.dep);
       }
       const remote: RemoteInfo = { url, etag: got.etag, maxAge: got.maxAge, downloadedAt: new Date().toISOString() };
-      const signature = wanted.signature ?? (this.#ctx.insecure.has('image') ? undefined : await this.#downloadSignature(signatureUrl, join(tmp, 'signature'), wanted.what));
+      const signature = wanted.signature ?? (this.#ctx.insecure.has('image') ? undefined : await this.#downloadSignature(signatureUrl, join(tmp.path, 'signature'), wanted.what));
       return await this.#import(file, { ...wanted, signature }, remote);
     } finally {
-      await rm(tmp, { recursive: true, force: true });
+      await tmp.discard();
     }
   }
 
@@ -265,14 +266,6 @@ class Fetcher {
     if (this.#warned.has(check)) return;
     this.#warned.add(check);
     this.#ctx.warn(insecureWarning(check));
-  }
-
-  // Next to the store, on the same filesystem. Removed after each download; what a
-  // killed fetch leaves there is for `rkt gc`.
-  async #tempDir(): Promise<string> {
-    const top = join(this.#ctx.dir, 'tmp-fetch');
-    await mkdir(top, { recursive: true, mode: 0o700 });
-    return mkdtemp(join(top, `${process.pid}-`));
   }
 }
 

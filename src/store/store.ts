@@ -15,11 +15,13 @@ import { listRecords, readRecord, updateRecord } from './index-db.ts';
 import { StorePaths } from './layout.ts';
 import { renderLayers } from './render-tree.ts';
 import { matchByName, resolveId } from './resolve.ts';
+import { tempDir, type TempEntry } from './temp.ts';
 import type { GcReport, ImageRecord, RemoteInfo, VerifyReport } from './types.ts';
 import { verifyStore } from './verify.ts';
 
 export { ImageNotStoredError } from './image-remove.ts';
 export { noPodsYet, type InUse, type GcOptions } from './gc.ts';
+export type { TempEntry } from './temp.ts';
 
 /**
  * The image store of one rkt data directory (see layout.ts for what is on disk and
@@ -123,6 +125,15 @@ export class Store {
       });
     }
     return tree;
+  }
+
+  /**
+   * A new directory in the store's tmp/ (`<kind>-<pid>-<random>`), on the store's
+   * filesystem and locked as ours until committed or discarded: if we are killed, gc
+   * removes it and verify counts it as a leftover.
+   */
+  tempDir(kind: string): Promise<TempEntry> {
+    return tempDir(this.paths, kind);
   }
 
   verify(opts: { repair?: boolean } = {}): Promise<VerifyReport> {

@@ -5,7 +5,9 @@ import { requireKoffi } from './koffi-require.ts';
 
 // koffi is loaded on first use, never at start-up: where it cannot load (an ARMv6
 // board, musl, an unwritable cache) only the commands that make syscalls fail, and
-// commands that only read images keep working.
+// commands that only read images keep working. RKT_FFI=off makes any machine behave
+// like such a board, so the fallbacks (flock(1), mkfifo(1), fsync walks) can be tested
+// and a suspect koffi ruled out; it is read here, so every FFI user sees the same.
 
 export type Koffi = typeof koffi;
 
@@ -38,6 +40,11 @@ export function unsupportedReason(platform: string, arch: string, machine: strin
   return undefined;
 }
 
+/** Why the environment turns FFI off, or undefined when it does not. */
+function disabledReason(env: NodeJS.ProcessEnv): string | undefined {
+  return env.RKT_FFI === 'off' ? 'turned off by RKT_FFI=off' : undefined;
+}
+
 function load(): { koffi: Koffi } | { error: UserError } {
   const machine = os.machine();
   const fail = (reason: string) => ({
@@ -46,7 +53,7 @@ function load(): { koffi: Koffi } | { error: UserError } {
         `${reason}; commands that only read images still work`,
     ),
   });
-  const reason = unsupportedReason(process.platform, process.arch, machine);
+  const reason = disabledReason(process.env) ?? unsupportedReason(process.platform, process.arch, machine);
   if (reason) return fail(reason);
   try {
     return { koffi: requireKoffi() };

@@ -1,10 +1,10 @@
 import { closeSync, constants, fstatSync, openSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { getSystemErrorName } from 'node:util';
 import { UserError } from '../util/errors.ts';
-import { loadFfi } from './ffi.ts';
+import { tryFlock, type LockMode } from './flock-variant.ts';
 
-// flock(2) through koffi: the locks rkt processes take on the store, and later on pods.
+// The flock(2) locks rkt processes take on the store, and later on pods; taken through
+// koffi, or through flock(1) where koffi cannot load (flock-variant.ts).
 //
 // Waiting never calls a blocking flock. A blocking call on the main thread stops the
 // event loop, so a process that already holds the lock through another open file (a
@@ -14,12 +14,9 @@ import { loadFfi } from './ffi.ts';
 // from 1 to 100 ms: no thread is held, the event loop keeps running, and the cost is a
 // little latency and no FIFO fairness, which a store's short critical sections do not need.
 
-const LOCK_SH = 1;
-const LOCK_EX = 2;
-const LOCK_NB = 4;
 const MAX_BACKOFF_MS = 100;
 
-export type LockMode = 'shared' | 'exclusive';
+export type { LockMode } from './flock-variant.ts';
 
 export interface FileLock {
   readonly path: string;
@@ -35,14 +32,6 @@ export class LockBusyError extends UserError {
   constructor(readonly path: string) {
     super(`lock: ${path} is held by another process; try again when it is done`);
   }
-}
-
-type Flock = (fd: number, operation: number) => number;
-let flockFn: Flock | undefined;
-
-function flock(): Flock {
-  flockFn ??= loadFfi().load(null).func('int flock(int fd, int operation)') as Flock;
-  return flockFn;
 }
 
 /**
@@ -78,7 +67,7 @@ export function tryLockFile(path: string, mode: LockMode, opts: { create?: boole
     const fd = openLockable(path, opts.create ?? true);
     let locked: boolean;
     try {
-      locked = flockNow(fd, mode === 'shared' ? LOCK_SH : LOCK_EX, path);
+      locked = tryFlock()(fd, mode, path);
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -102,23 +91,6 @@ function openLockable(path: string, create: boolean): number {
     if ((err as NodeJS.ErrnoException).code !== 'EISDIR') throw err;
     return openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
   }
-}
-
-/** True when locked, false when another open file holds a conflicting lock. */
-function flockNow(fd: number, operation: number, path: string): boolean {
-  const koffi = loadFfi();
-  const { EWOULDBLOCK, EINTR } = koffi.os.errno;
-  for (;;) {
-    if (flock()(fd, operation | LOCK_NB) === 0) return true;
-    const errno = koffi.errno();
-    if (errno === EWOULDBLOCK) return false;
-    if (errno !== EINTR) throw flockError(errno, path);
-  }
-}
-
-function flockError(errno: number, path: string): NodeJS.ErrnoException {
-  const code = getSystemErrorName(-errno);
-  return Object.assign(new Error(`flock \`${path}\`: ${code}`), { syscall: 'flock', path, errno, code });
 }
 
 function stillNamed(fd: number, path: string): boolean {

@@ -1,15 +1,20 @@
+import { spawnSync, type StdioOptions } from 'node:child_process';
 import { getSystemErrorName } from 'node:util';
 import { UserError } from '../util/errors.ts';
-import { loadFfi } from './ffi.ts';
+import { loadFfi, type Koffi } from './ffi.ts';
 
 // mknod(2) through koffi, for the FIFOs and device nodes of an image: Node has no
 // binding for either. glibc only exports `mknod` since 2.33 (Raspberry Pi OS bullseye
 // ships 2.31, which has only the versioned `__xmknod`), so we call the mknodat system
-// call by number, which every libc and kernel we run on has.
+// call by number, which every libc and kernel we run on has. Where koffi cannot load
+// (a Pi Zero), FIFOs are made by coreutils' mkfifo(1). Device nodes are not: they
+// matter only in a pod's rootfs, and running a pod needs FFI anyway, so the FFI error
+// says why they cannot be made.
 
 export const S_IFIFO = 0o010000;
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
+const S_IFMT = 0o170000;
 
 const AT_FDCWD = -100;
 
@@ -21,13 +26,32 @@ let syscallFn: Syscall | undefined;
 
 /** Creates a FIFO or device node at `path` (its last component is never followed). */
 export function mknod(path: string, mode: number, devmajor = 0, devminor = 0): void {
+  let koffi: Koffi;
+  try {
+    koffi = loadFfi();
+  } catch (err) {
+    if ((mode & S_IFMT) !== S_IFIFO) throw err;
+    return mkfifo(path, mode);
+  }
   const nr = SYS_MKNODAT[process.arch];
   if (nr === undefined) throw new UserError(`mknod: no system call number known for ${process.arch}`);
-  const koffi = loadFfi();
   syscallFn ??= koffi.load(null).func('long syscall(long nr, ...)') as Syscall;
   const dev = kernelDeviceNumber(devmajor, devminor);
   const rc = syscallFn(nr, 'int', AT_FDCWD, 'str', path, 'uint', mode, 'uint', dev);
   if (Number(rc) !== 0) throw errnoError('mknod', path, koffi.errno());
+}
+
+/** mkfifo(1), which like mknodat never follows an existing last component (EEXIST). */
+function mkfifo(path: string, mode: number): void {
+  // Extraction names the parent by its fd (/proc/self/fd/N/name), which in the child
+  // would be the child's own fd N: hand it our fd N as its fd 3 instead.
+  const viaFd = /^\/proc\/self\/fd\/(\d+)\//.exec(path);
+  const childPath = viaFd ? `/proc/self/fd/3/${path.slice(viaFd[0].length)}` : path;
+  const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', ...(viaFd ? [Number(viaFd[1])] : [])];
+  const r = spawnSync('mkfifo', ['--mode', (mode & 0o7777).toString(8), '--', childPath], { stdio, encoding: 'utf8' });
+  const fail = (why: string) => Object.assign(new Error(`mkfifo \`${path}\`: ${why}`), { syscall: 'mkfifo', path });
+  if (r.error) throw Object.assign(fail(r.error.message), { code: (r.error as NodeJS.ErrnoException).code });
+  if (r.status !== 0) throw fail(r.stderr.trim() || `exit status ${r.status ?? r.signal}`);
 }
 
 /** The kernel's 32-bit device number (new_encode_dev), which mknodat takes. */

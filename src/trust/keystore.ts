@@ -80,6 +80,21 @@ export class Keystore {
   }
 
   /**
+   * Merges a newer copy of a trusted key (same fingerprint: a renewed expiry, a
+   * revocation, a new subkey bound by the primary key) into the trusted one, so that
+   * trusting a renewed key again is how a user renews it. The merged key goes to the
+   * local layer, overriding a system copy. Returns whether anything changed.
+   */
+  async refresh(existing: TrustedKey, newer: PublicKey): Promise<boolean> {
+    const merged = await existing.key.update(newer);
+    if (merged.armor() === existing.key.armor()) return false;
+    const dir = this.dirOf('local', existing.scope);
+    await mkdirDurable(dir);
+    await writeFileAtomic(join(dir, existing.fingerprint), Readable.from([merged.armor()]));
+    return true;
+  }
+
+  /**
    * Stops trusting a key, in one scope or (no scope) in every scope: local key files are
    * deleted and system ones masked with an empty local file, as rkt does. A key that is
    * not trusted there is no error, so that scripts may run this twice.

@@ -18,7 +18,7 @@ export interface TrustRequest {
 }
 
 export interface TrustOutcome {
-  status: 'added' | 'already-trusted' | 'declined';
+  status: 'added' | 'already-trusted' | 'updated' | 'declined';
   fingerprint: string;
   location: string;
   /** The key as it is trusted now (undefined when declined). */
@@ -63,7 +63,8 @@ export async function trustKeys(
       io.output.write(describeKey(key, fetched.location, req.scope));
       const existing = await keystore.trusted(fingerprint, req.scope);
       if (existing) {
-        outcomes.push({ status: 'already-trusted', fingerprint, location: fetched.location, key: existing });
+        const status = (await keystore.refresh(existing, key)) ? 'updated' : 'already-trusted';
+        outcomes.push({ status, fingerprint, location: fetched.location, key: existing });
         continue;
       }
       if (req.skipReview || fromHttps) {

@@ -19,13 +19,10 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const tmp = temporaryNameFor(path);
   try {
-    const handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, opts.mode ?? 0o644);
-    try {
-      await pipeline([source, ...stages, createWriteStream('', { fd: handle.fd, autoClose: false })]);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // The stream owns the file: it fsyncs it before closing (flush), and on a failure it
+    // closes it itself, so no second close can hide the real error behind EBADF.
+    const file = createWriteStream(tmp, { flags: 'wx', mode: opts.mode ?? 0o644, flush: true });
+    await pipeline([source, ...stages, file]);
     await fsp.rename(tmp, path);
   } catch (err) {
     await fsp.rm(tmp, { force: true });

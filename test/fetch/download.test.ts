@@ -84,7 +84,7 @@ test('a server that always drops gives a clear error after 3 tries', async () =>
   }
 });
 
-test('a fetch whose download always drops leaves nothing in the store or tmp-fetch', async () => {
+test('a fetch whose download always drops leaves nothing in the store or its tmp/', async () => {
   const image = await buildImage(signer, dir, { name: 'example.com/app', files: { big: randomBytes(200_000) } });
   const server = await fileServer(true, { '/app.aci': { body: image.aci, etag: '"a"', dropAfter: 50_000 }, '/app.aci.asc': { body: image.asc } });
   try {

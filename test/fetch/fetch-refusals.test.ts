@@ -33,7 +33,7 @@ async function expectRefused(ref: string, server: { resolve(): Record<string, st
   const env = await testEnv(signer, dir);
   await assert.rejects(env.fetch(ref, { resolve: server.resolve(), ca: ca(), ...opts }), message);
   assert.deepEqual(await env.stored(), [], 'nothing stored');
-  assert.deepEqual(await env.leftovers(), [], 'nothing left in tmp-fetch');
+  assert.deepEqual(await env.leftovers(), [], 'nothing left in tmp/');
 }
 
 test('attack: an image signed by an untrusted key is refused, naming the key', async () => {

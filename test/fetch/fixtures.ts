@@ -56,7 +56,7 @@ export interface TestEnv {
   warnings: string[];
   fetch(ref: string, opts?: Partial<FetchOptions>): Promise<ImageRecord>;
   stored(): Promise<ImageRecord[]>;
-  /** What fetch left in its temporary area. */
+  /** What fetch left in the store's tmp/. */
   leftovers(): Promise<string[]>;
 }
 
@@ -79,7 +79,7 @@ export async function testEnv(signer: Signer, dir: string, insecure: InsecureChe
     fetch: (ref, opts = {}) =>
       fetchImage(ref, ctx, { pullPolicy: 'update', host: PI2, progress: false, retryDelayMs: 10, timeoutMs: 2000, ...opts }),
     stored: async () => (await Store.open(ctx.dir)).list(),
-    leftovers: async () => readdir(join(ctx.dir, 'tmp-fetch')).catch(() => []),
+    leftovers: async () => readdir((await Store.open(ctx.dir)).paths.tmpDir),
   };
 }
 

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { closeSync, openSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LockBusyError, lockFile, tryLockFile } from '../../src/sys/flock.ts';
+import { utilFlock } from '../../src/sys/flock-util.ts';
 import { killed, spawnChild, waitForLine } from './fixtures/child.ts';
 import { tempDir } from './fixtures/images.ts';
 
@@ -47,4 +50,30 @@ test('a directory can be locked', async () => {
   assert.equal(tryLockFile(dir, 'shared'), null);
   lock.release();
   lock.release();
+});
+
+test('flock(1) on our fd: the lock outlives the flock process, is held by our open file, and goes when we close it', async () => {
+  const path = join(await tempDir('flock'), 'lock');
+  await writeFile(path, '');
+  const ours = openSync(path, 'r');
+  const other = openSync(path, 'r');
+  try {
+    assert.equal(utilFlock(ours, 'exclusive', path), true);
+    // flock(1) has exited: only our fd still refers to the open file description.
+    assert.equal(utilFlock(other, 'shared', path), false);
+    assert.equal(tryLockFile(path, 'shared'), null, 'nor through the lock implementation this process picked');
+    closeSync(ours);
+    assert.equal(utilFlock(other, 'exclusive', path), true);
+  } finally {
+    closeSync(other);
+  }
+});
+
+test('a lock taken through flock(1) (RKT_FFI=off) excludes this process and dies with its holder', async () => {
+  const path = join(await tempDir('flock'), 'lock');
+  const holder = spawnChild(['hold', path, 'exclusive'], { RKT_FFI: 'off' });
+  await waitForLine(holder, 'locked');
+  await assert.rejects(lockFile(path, 'shared', { wait: false }), LockBusyError);
+  await killed(holder);
+  tryLockFile(path, 'exclusive')!.release();
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { root } from '../bundle/helpers.ts';
+import { serve, testPki } from '../helpers/https-server.ts';
 import { Gpg, type GpgKey } from './helpers.ts';
 
 // `rkt trust` as users and scripts meet it: the real command from source, with temp
@@ -167,4 +168,34 @@ test('usage mistakes exit 2 with one line', () => {
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+test('--prefix with no key file discovers the key on a private-CA HTTPS server (--ca-file)', async (t) => {
+  const server = await serve(true, (req, res) => {
+    if (req.url === '/app?ac-discovery=1') {
+      res.end('<meta name="ac-discovery-pubkeys" content="example.com/app https://example.com/keys/app.asc">');
+    } else if (req.url === '/keys/app.asc') {
+      res.end(a.armored);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  t.after(() => server.close());
+  const { local, flags } = configs();
+  const [resolve] = Object.entries(server.resolve()).map(([from, to]) => `--resolve=${from}=${to}`);
+  const args = ['trust', '--prefix=example.com/app', '--skip-fingerprint-review', resolve!, ...flags];
+  // The server is in this process: run rkt without blocking the event loop.
+  const run = async (extra: string[]) => {
+    const child = spawn(process.execPath, ['--import', tsx, RKT, ...args, ...extra], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const [status] = await once(child, 'close');
+    return { status, stderr };
+  };
+  const untrusted = await run([]);
+  assert.equal(untrusted.status, 1, untrusted.stderr);
+  assert.match(untrusted.stderr, /UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
+  const trusted = await run([`--ca-file=${testPki().caFile}`]);
+  assert.equal(trusted.status, 0, trusted.stderr);
+  assert.ok(existsSync(join(local, 'trustedkeys/prefix.d/example.com/app', a.fingerprint)));
 });

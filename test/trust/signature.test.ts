@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateKey } from 'openpgp';
+import { generateKey, readKey } from 'openpgp';
 import { Keystore, type TrustedKey } from '../../src/trust/keystore.ts';
 import { verifyDetached } from '../../src/trust/signature.ts';
 import { UserError } from '../../src/util/errors.ts';
@@ -143,4 +143,25 @@ test('a 100 MB image is streamed: peak RSS grows far less than the file', async 
   const grewMiB = (peak - before) / 2 ** 20;
   t.diagnostic(`verify of 100 MB: RSS ${Math.round(before / 2 ** 20)} MiB -> peak ${Math.round(peak / 2 ** 20)} MiB`);
   assert.ok(grewMiB < 50, `RSS grew by ${grewMiB.toFixed(1)} MiB while verifying a 100 MiB file`);
+});
+
+test('trusting a renewed copy of an expired key renews it; trusting a revoked copy revokes it', async () => {
+  const past = ['--faked-system-time', '20200101T000000'];
+  const renewable = gpg.genKey('Renewable <renew@example.com>', 'ed25519', '1d', past);
+  const signature = gpg.sign(renewable.uid, image, false, ['--faked-system-time', '20200101T010000']);
+  const config = mkdtempSync(join(dir, 'renew-keys-'));
+  const keystore = new Keystore({ localConfig: config, systemConfig: config });
+  await keystore.add(renewable.armored, { prefix: 'example.com' });
+  const trusted = async () => (await keystore.keysFor(NAME))[0]!;
+  const exported = async () => readKey({ armoredKey: gpg.exportKey(renewable.fingerprint).armored.toString() });
+  assert.match(await rejection(verifyDetached(image, signature, [await trusted()], NAME)), /has expired/);
+
+  gpg.run(['--quick-set-expire', renewable.fingerprint, '0']);
+  assert.equal(await keystore.refresh(await trusted(), await exported()), true);
+  assert.equal((await verifyDetached(image, signature, [await trusted()], NAME)).fingerprint, renewable.fingerprint);
+  assert.equal(await keystore.refresh(await trusted(), await exported()), false, 'the same copy again changes nothing');
+
+  gpg.revoke(renewable);
+  assert.equal(await keystore.refresh(await trusted(), await exported()), true);
+  assert.match(await rejection(verifyDetached(image, signature, [await trusted()], NAME)), /is revoked/);
 });

@@ -3,7 +3,7 @@ import { detectHostArch } from '../../appc/arch.ts';
 import { parseImageRef } from '../../appc/discovery.ts';
 import { discover } from '../../fetch/discover.ts';
 import { printJson, withFormat, type Format } from '../format.ts';
-import { parseResolve } from '../resolve-option.ts';
+import { parseResolve } from '../network-options.ts';
 
 interface Args {
   names: string[];

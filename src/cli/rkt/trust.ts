@@ -5,9 +5,10 @@ import { checkPrefix, describeScope, ROOT, type TrustScope } from '../../trust/s
 import { trustKeys, type TrustOutcome } from '../../trust/trust-keys.ts';
 import { ExitCode, UserError } from '../../util/errors.ts';
 import { printJson, withFormat, type Format } from '../format.ts';
+import { networkFrom, withNetworkOptions, type NetworkArgs } from '../network-options.ts';
 import { contextFrom, type GlobalArgs } from './global.ts';
 
-interface Args extends GlobalArgs {
+interface Args extends GlobalArgs, NetworkArgs {
   keys: string[];
   prefix?: string;
   root: boolean;
@@ -21,7 +22,7 @@ export const trustCommand: CommandModule<GlobalArgs, Args> = {
   command: 'trust [keys..]',
   describe: 'Trust a public key for verifying image signatures, list trusted keys or remove one',
   builder: (y) =>
-    withFormat(y)
+    withNetworkOptions(withFormat(y))
       .positional('keys', { type: 'string', array: true, default: [], describe: 'public key files or https:// URLs' })
       .option('prefix', { type: 'string', describe: 'trust the key for images whose names are under this prefix' })
       .option('root', { type: 'boolean', default: false, describe: 'trust the key for every image (needs a key file or URL)' })
@@ -62,7 +63,7 @@ export const trustCommand: CommandModule<GlobalArgs, Args> = {
     if (scope === undefined) {
       throw new UserError('trust: say for which images: --prefix=example.com/app (names under it) or --root (every image)', ExitCode.usage);
     }
-    const outcomes = await trustKeys(ctx, { scope, keys: args.keys, skipReview: args['skip-fingerprint-review'] });
+    const outcomes = await trustKeys(ctx, { scope, keys: args.keys, skipReview: args['skip-fingerprint-review'] }, await networkFrom(args));
     if (!printJson(args.format, outcomes.map(outcomeJson))) process.stdout.write(outcomes.map(outcomeLine).join(''));
     const declined = outcomes.filter((o) => o.status === 'declined');
     if (declined.length > 0) throw new UserError(`trust: key ${declined.map((o) => o.fingerprint).join(', ')} not trusted: answered no`);
@@ -91,7 +92,9 @@ function scopeFrom(args: Args): TrustScope | undefined {
 function outcomeLine(o: TrustOutcome): string {
   if (o.status === 'declined') return `Not trusting key ${o.fingerprint} from ${o.location}\n`;
   const where = `${describeScope(o.key!.scope)} at ${o.key!.path}`;
-  return o.status === 'added' ? `Added key ${o.fingerprint} for ${where}\n` : `Key ${o.fingerprint} is already trusted for ${where}\n`;
+  if (o.status === 'added') return `Added key ${o.fingerprint} for ${where}\n`;
+  if (o.status === 'updated') return `Key ${o.fingerprint} is already trusted for ${where}; merged the newer copy (expiry, revocation, subkeys)\n`;
+  return `Key ${o.fingerprint} is already trusted for ${where}\n`;
 }
 
 function outcomeJson(o: TrustOutcome): object {
