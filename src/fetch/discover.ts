@@ -89,7 +89,17 @@ function noEndpointError(ref: ImageRef, pages: Page[], tried: string[]): UserErr
       );
     }
   }
-  return new UserError(`discovery: no ac-discovery meta tag for ${ref.name} found at ${tried.join(', ')}`);
+  return new UserError(`discovery: no ac-discovery meta tag for ${ref.name} found at ${tried.join(', ')}${tlsHint(tried)}`);
+}
+
+// Certificate errors are the commonest cause with a private server, and their codes
+// alone do not say what to do.
+const TLS_CODE = /\((?:UNABLE_TO_VERIFY_LEAF_SIGNATURE|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT[A-Z_]*|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)\)$/;
+
+function tlsHint(tried: string[]): string {
+  return tried.some((t) => TLS_CODE.test(t))
+    ? '; the server\'s certificate was not trusted: pass --ca-file with its CA certificate (or --insecure-options=tls)'
+    : '';
 }
 
 /**
@@ -103,5 +113,5 @@ export async function discoverPubkeys(prefix: string, opts: DiscoverOptions = {}
     const keys = resolveEndpoints(page.metas, prefix, {}).pubkeys;
     if (keys.length > 0) return keys;
   }
-  throw new UserError(`discovery: no ac-discovery-pubkeys meta tag for ${prefix} found at ${tried.join(', ')}`);
+  throw new UserError(`discovery: no ac-discovery-pubkeys meta tag for ${prefix} found at ${tried.join(', ')}${tlsHint(tried)}`);
 }

@@ -108,7 +108,7 @@ test('an untrusted certificate fails, and without insecure plain HTTP is never t
   try {
     await withHttps({ '/myapp': { body: page('meta01') } }, async (s, opts) => {
       const resolve = { ...opts.resolve, 'example.com:80': `127.0.0.1:${plain.port}` };
-      await assert.rejects(discover(myapp, { resolve }), /found at https:\/\/example\.com\/myapp\?ac-discovery=1 \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\), https:\/\/example\.com\?ac-discovery=1 \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)$/);
+      await assert.rejects(discover(myapp, { resolve }), /found at https:\/\/example\.com\/myapp\?ac-discovery=1 \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\), https:\/\/example\.com\?ac-discovery=1 \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); the server's certificate was not trusted: pass --ca-file with its CA certificate \(or --insecure-options=tls\)$/);
       assert.deepEqual(s.seen, []);
       assert.deepEqual(plain.seen, []);
     });
