@@ -64,7 +64,7 @@ test('failures are one line on stderr with exit 1; misuse exits 2', async () => 
   const untrusted = await run(['fetch', '--pull-policy=update', resolveFlag(), 'example.com/app:1.0']);
   assert.equal(untrusted.status, 1);
   // Without --ca-file the test CA is unknown: discovery already fails, saying why.
-  assert.match(untrusted.stderr, /^rkt: discovery: no ac-discovery meta tag for example\.com\/app found at .*\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)\n$/);
+  assert.match(untrusted.stderr, /^rkt: discovery: no ac-discovery meta tag for example\.com\/app found at .*\(UNABLE_TO_VERIFY_LEAF_SIGNATURE\); the server's certificate was not trusted: pass --ca-file with its CA certificate \(or --insecure-options=tls\)\n$/);
   assert.equal(untrusted.stdout, '');
   const twice = await run(['fetch', '--signature=x.asc', 'a.aci', 'b.aci']);
   assert.equal(twice.status, 2);
