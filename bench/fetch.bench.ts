@@ -18,7 +18,7 @@ const aci = join(served, 'bench.aci');
 const gnupg = join(root, 'gnupg');
 const localConfig = join(root, 'etc-rkt');
 const done = join(root, 'complete');
-const work = join(root, 'work');
+const work = join(root, 'runs');
 const actool = join(repoRoot, 'dist', 'actool');
 const rkt = join(repoRoot, 'dist', 'rkt');
 /** The layout's manifest names the image example.com/bench; the key is trusted for that prefix. */
