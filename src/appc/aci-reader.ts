@@ -26,7 +26,8 @@ export interface AciContents {
 // A manifest is a few kB; a cap keeps a hostile one from filling memory.
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
-const ENTRY_TYPES: ReadonlySet<string> = new Set<AciEntryType>([
+/** The tar member types an entry may have (tar-stream's names, as AciEntryType has them). */
+export const ENTRY_TYPES: ReadonlySet<string> = new Set<AciEntryType>([
   'file',
   'directory',
   'symlink',
@@ -55,7 +56,7 @@ export async function readAci(source: Readable, onEntry?: OnEntry): Promise<AciC
     const type = header.type === 'contiguous-file' ? 'file' : header.type;
     if (!ENTRY_TYPES.has(type)) throw new UserError(`aci: entry "${header.name}" has an unsupported type`);
     const path = rules.admit({ name: header.name, type, size: header.size, linkname: header.linkname ?? undefined });
-    const entry = path === null ? undefined : toEntry(path, type, header);
+    const entry = path === null ? undefined : entryFromHeader(path, type, header);
     if (entry) entries.push(entry);
     let body: Readable | undefined;
     if (path === 'manifest') {
@@ -106,7 +107,8 @@ export async function readAciFile(path: string, onEntry?: OnEntry): Promise<AciC
   return readAci(handle.createReadStream(), onEntry);
 }
 
-function toEntry(path: string, type: AciEntryType, header: Header): AciEntry {
+/** The entry a tar header describes, at the normalized `path`. */
+export function entryFromHeader(path: string, type: AciEntryType, header: Header): AciEntry {
   const pax = (header.pax ?? {}) as Record<string, string>;
   const entry: AciEntry = {
     path,

@@ -1,12 +1,11 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { UserError } from '../util/errors.ts';
 import type { AciEntry } from './aci-entry.ts';
 import { deviceNumbers } from './device-number.ts';
-import { readLargeFile, readSmallFileInto } from './file-body.ts';
 import { checkLayoutTop } from './layout.ts';
-import { END_OF_ARCHIVE, encodeTarHeader, paddingAfter } from './tar-header.ts';
+import { tarStream, type TarMember } from './tar-writer.ts';
 import { walkTree, type EntryStats, type WalkedPath } from './tree-walk.ts';
 
 export interface PackOptions {
@@ -20,91 +19,20 @@ export interface PackOptions {
   manifestBytes?: Buffer;
 }
 
-// Small files are read synchronously straight into the chunk being built: for a tree
-// of many small files, a promise and thread-pool round trip per open/read/close cost
-// several times more than the reads. Each chunk is handed downstream once full, so the
-// event loop (compression workers, the output file) runs between chunks.
-const SMALL_FILE = 256 * 1024;
-const CHUNK = 1024 * 1024;
-
-interface Planned {
-  entry: AciEntry;
-  /** Where the content is read from, for regular files. */
-  abs?: string;
-  /** The content itself, when it does not come from disk. */
-  content?: Buffer;
-}
-
 /**
  * The uncompressed tar of an image layout: `manifest` then `rootfs/**`, sorted
  * bytewise, the same bytes for the same tree and options. Symlinks are stored,
  * never followed; hard links within rootfs become link entries.
  */
 export function packAci(layoutDir: string, opts: PackOptions = {}): Readable {
-  return Readable.from(tarChunks(layoutDir, opts), { objectMode: false, highWaterMark: CHUNK });
+  return tarStream(() => planArchive(layoutDir, opts));
 }
 
-async function* tarChunks(layoutDir: string, opts: PackOptions): AsyncGenerator<Buffer> {
-  const chunk = new ChunkBuilder();
-  for (const { entry, abs, content } of await planArchive(layoutDir, opts)) {
-    const header = encodeTarHeader(entry);
-    const body = entry.type === 'file' ? entry.size : 0;
-    if (content || abs === undefined || body <= SMALL_FILE) {
-      // Room for one byte past the body: readSmallFileInto reads it to catch a grown file.
-      const full = chunk.reserve(header.length + body + Math.max(paddingAfter(body), 1));
-      if (full) yield full;
-      chunk.append(header);
-      if (content) content.copy(chunk.buf, chunk.used);
-      else if (body > 0) readSmallFileInto(abs!, entry.path, body, chunk.buf, chunk.used);
-      chunk.used += body;
-    } else {
-      const full = chunk.reserve(header.length);
-      if (full) yield full;
-      chunk.append(header);
-      yield chunk.take();
-      yield* readLargeFile(abs, entry.path, body);
-    }
-    chunk.buf.fill(0, chunk.used, chunk.used + paddingAfter(body));
-    chunk.used += paddingAfter(body);
-  }
-  const full = chunk.reserve(END_OF_ARCHIVE.length);
-  if (full) yield full;
-  chunk.append(END_OF_ARCHIVE);
-  yield chunk.take();
-}
-
-/** The chunk being filled. Chunks handed out are never written to again. */
-class ChunkBuilder {
-  buf = Buffer.allocUnsafe(CHUNK);
-  used = 0;
-
-  /** Makes room for `n` more bytes; returns the filled part first if it must go out. */
-  reserve(n: number): Buffer | undefined {
-    if (this.used + n <= this.buf.length) return undefined;
-    const full = this.used > 0 ? this.buf.subarray(0, this.used) : undefined;
-    this.buf = Buffer.allocUnsafe(Math.max(CHUNK, n));
-    this.used = 0;
-    return full;
-  }
-
-  append(bytes: Buffer): void {
-    bytes.copy(this.buf, this.used);
-    this.used += bytes.length;
-  }
-
-  take(): Buffer {
-    const full = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(CHUNK);
-    this.used = 0;
-    return full;
-  }
-}
-
-async function planArchive(layoutDir: string, opts: PackOptions): Promise<Planned[]> {
+async function planArchive(layoutDir: string, opts: PackOptions): Promise<TarMember[]> {
   await checkLayoutTop(layoutDir, { manifest: opts.manifestBytes === undefined });
   const rootfs = walkTree(join(layoutDir, 'rootfs'), 'rootfs');
   const described = new Describer(opts);
-  const manifest: Planned = opts.manifestBytes
+  const manifest: TarMember = opts.manifestBytes
     ? {
         entry: { ...described.common('manifest', rootfs[0]!.stats), mode: 0o644, type: 'file', size: opts.manifestBytes.length },
         content: opts.manifestBytes,
@@ -122,7 +50,7 @@ async function planArchive(layoutDir: string, opts: PackOptions): Promise<Planne
   return [manifest, ...planned];
 }
 
-function manifestFromFile(abs: string, described: Describer): Planned {
+function manifestFromFile(abs: string, described: Describer): TarMember {
   const stats = lstatSync(abs);
   return { entry: described.entry({ path: 'manifest', abs, stats }, undefined), abs };
 }

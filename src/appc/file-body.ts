@@ -50,6 +50,29 @@ export async function* readLargeFile(abs: string, path: string, size: number): A
   }
 }
 
+/**
+ * Reads `size` bytes at `position` of an open spool file into `target` at `offset`.
+ * The spool is the caller's own file, so only a short read can go wrong.
+ */
+export function readSmallSpanInto(fd: number, position: number, path: string, size: number, target: Buffer, offset: number): void {
+  let got = 0;
+  while (got < size) {
+    const n = readSync(fd, target, offset + got, size - got, position + got);
+    if (n === 0) throw changed(path);
+    got += n;
+  }
+}
+
+/** `size` bytes at `position` of an open spool file, in fresh chunks of at most 1 MiB. */
+export async function* readLargeSpan(fd: number, position: number, path: string, size: number): AsyncGenerator<Buffer> {
+  for (let done = 0; done < size; ) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - done));
+    if ((await readFully(fd, buf, position + done)) !== buf.length) throw changed(path);
+    done += buf.length;
+    yield buf;
+  }
+}
+
 async function readFully(fd: number, buf: Buffer, position: number): Promise<number> {
   let got = 0;
   while (got < buf.length) {

@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { setDebug } from '../util/log.ts';
 import { buildCommand } from './actool/build.ts';
 import { catManifestCommand } from './actool/cat-manifest.ts';
+import { crossCommand } from './actool/cross.ts';
 import { discoverCommand } from './actool/discover.ts';
 import { patchManifestCommand } from './actool/patch-manifest.ts';
 import { validateCommand } from './actool/validate.ts';
@@ -20,6 +21,7 @@ const parser = yargs(hideBin(process.argv))
   .command(catManifestCommand)
   .command(patchManifestCommand)
   .command(discoverCommand)
+  .command(crossCommand)
   .command(versionCommand)
   .example('$0 build --owner-root layout/ hello.aci', 'build an image as a normal user')
   .epilogue('Each command has --help with an example. Documentation: docs/actool.md');

@@ -26,6 +26,8 @@ export interface PackageInfo {
   essential: boolean;
   /** `same`, `foreign`, `allowed`, or undefined. */
   multiArch?: string;
+  /** required, important, standard, optional or extra: breaks ties between providers, as apt does. */
+  priority?: string;
   /** Path of the .deb relative to the repository root (Packages `Filename`), or an absolute local path. */
   filename: string;
   size: number;
@@ -41,6 +43,13 @@ export interface RepoSource {
   suite?: string;
   /** e.g. ["main"]. */
   components?: string[];
-  /** A keyring (armored or binary OpenPGP keys) that must sign the Release file. */
+  /**
+   * A keyring (armored or binary OpenPGP keys, one or several) that must sign the
+   * Release file, or a directory of them (`*.gpg`, `*.asc`, `*.pgp`, as /etc/apt/trusted.gpg.d).
+   */
   keyring?: string;
+  /** Armored keys given inline (a deb822 Signed-By block), used like `keyring`. */
+  inlineKeys?: string;
+  /** The arches apt uses this source for (`arch=` / Architectures:); absent means any the Release lists. */
+  architectures?: string[];
 }

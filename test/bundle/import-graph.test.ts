@@ -7,7 +7,7 @@ import { build, type Metafile } from 'esbuild';
 import { bundleOptions, linuxOnlyInputs } from '../../scripts/bundle.mjs';
 import { emptyDir, root } from './helpers.ts';
 
-// actool runs on macOS, so src/appc and src/build must not reach Linux-only code (koffi,
+// actool runs on macOS, so src/appc, src/build and src/debian must not reach Linux-only code (koffi,
 // src/sys) through any chain of imports. esbuild resolves the chains exactly as the
 // real bundles do, so these checks see what would ship.
 
@@ -35,9 +35,9 @@ function tsFiles(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
-test('src/appc and src/build import nothing Linux-only, directly or through others', async () => {
-  const entries = [...tsFiles('src/appc'), ...tsFiles('src/build')];
-  assert.ok(entries.length > 0, 'src/appc and src/build hold no .ts files to check');
+test('src/appc, src/build and src/debian import nothing Linux-only, directly or through others', async () => {
+  const entries = [...tsFiles('src/appc'), ...tsFiles('src/build'), ...tsFiles('src/debian')];
+  assert.ok(entries.length > 0, 'src/appc, src/build and src/debian hold no .ts files to check');
   const offenders = [...(await linuxOnlyByEntry(entries))].filter(([, inputs]) => inputs.length > 0);
   assert.deepEqual(offenders, [], 'these modules reach Linux-only code; actool must stay portable');
 });

@@ -1,0 +1,139 @@
+import { mkdirSync, promises as fsp } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { imageIdHasher } from '../../appc/image-id.ts';
+import { parallelGzip } from '../../appc/pgzip.ts';
+import { tarStream } from '../../appc/tar-writer.ts';
+import { debianArchFor } from '../../debian/arch-map.ts';
+import type { RepoSource } from '../../debian/types.ts';
+import type { HttpGetOptions } from '../../fetch/http-get.ts';
+import { temporaryNameFor, writeFileAtomic } from '../../util/atomic-file.ts';
+import { ExitCode, UserError } from '../../util/errors.ts';
+import { composeImage, type ComposeInput } from './compose.ts';
+import { withContext } from './context.ts';
+import { crossManifest } from './manifest.ts';
+import { publish } from './publish.ts';
+import { baseUrl, discoveryPage, imageFile, INDEX_FILE, PUBKEYS_FILE } from './layout.ts';
+import { packagesFor } from './packages.ts';
+import { loadSigner, type Signer } from './sign.ts';
+import { fillPlaceholders, type CrossSpec } from './spec.ts';
+
+export interface CrossOptions {
+  /** The output directory, served as the web root of --base-url. */
+  outDir: string;
+  /** Build only these of the spec's arches. */
+  arches?: string[];
+  /** A secret key file that signs every image. */
+  signKey?: string;
+  passphrase?: string;
+  baseUrl?: string;
+  /** Repositories that replace the spec's (--repository). */
+  repositories?: RepoSource[];
+  /** Keeps downloaded indexes and packages between builds. */
+  cacheDir?: string;
+  /** Replace files already in DIR that differ from the new ones. */
+  overwrite?: boolean;
+  sourceDateEpoch?: number;
+  http?: HttpGetOptions;
+  /** Use repositories without a keyring, unchecked (--insecure-options=image); checksums still count. */
+  insecure?: boolean;
+  /** One line for the user (a package whose maintainer scripts were not run). */
+  warn(line: string): void;
+}
+
+export interface CrossResult {
+  arch: string;
+  imageId: string;
+  /** The image's path: DIR/NAME-VERSION-linux-ARCH.aci. */
+  aci: string;
+  signature?: string;
+}
+
+/**
+ * Builds the spec's image for every arch, at once, into a staging directory beside
+ * DIR, and moves the result into DIR only when every arch has succeeded: a failure
+ * leaves DIR as it was (not even created).
+ */
+export async function crossBuild(spec: CrossSpec, opts: CrossOptions): Promise<CrossResult[]> {
+  const arches = chosenArches(spec, opts.arches);
+  const outDir = resolve(opts.outDir);
+  const base = baseUrl(spec.name, opts.baseUrl);
+  const signer = opts.signKey ? await loadSigner(opts.signKey, opts.passphrase, opts.sourceDateEpoch) : undefined;
+  const stage = temporaryNameFor(outDir);
+  await fsp.mkdir(stage, { mode: 0o700 }).catch((err: unknown) => {
+    throw withContext(`cross: cannot stage the output beside ${outDir}`, err);
+  });
+  try {
+    const out = join(stage, 'out');
+    await fsp.mkdir(out, { mode: 0o755 });
+    const work = { stage, out, cacheDir: opts.cacheDir ?? join(stage, 'cache'), now: Math.floor(Date.now() / 1000) };
+    const settled = await Promise.allSettled(arches.map((arch) => buildArch(spec, arch, signer, opts, work)));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    await fsp.writeFile(join(out, INDEX_FILE), discoveryPage(spec.name, base, signer !== undefined), { mode: 0o644 });
+    if (signer) await fsp.writeFile(join(out, PUBKEYS_FILE), signer.publicKey, { mode: 0o644 });
+    await publish(out, outDir, opts.overwrite ?? false);
+    return settled.map((s) => inDir((s as PromiseFulfilledResult<CrossResult>).value, out, opts.outDir));
+  } finally {
+    await fsp.rm(stage, { recursive: true, force: true });
+  }
+}
+
+function chosenArches(spec: CrossSpec, asked: string[] | undefined): string[] {
+  for (const arch of asked ?? []) {
+    if (!spec.arches.includes(arch)) {
+      throw new UserError(`cross: --arch ${arch} is not among the spec's arches (${spec.arches.join(', ')})`, ExitCode.usage);
+    }
+  }
+  return asked ?? spec.arches;
+}
+
+interface Work {
+  stage: string;
+  out: string;
+  cacheDir: string;
+  now: number;
+}
+
+async function buildArch(spec: CrossSpec, arch: string, signer: Signer | undefined, opts: CrossOptions, work: Work): Promise<CrossResult> {
+  try {
+    const debarch = debianArchFor(arch, { raspbian: spec.raspbian });
+    const { repositories, http, insecure } = opts;
+    const debs = await packagesFor(spec, debarch, { repositories, cacheDir: work.cacheDir, http, insecure });
+    const composed = await composeImage({
+      debs: debs.map((d) => ({ name: d.pkg.name, path: d.path })),
+      files: filesFor(spec, { arch, debarch }),
+      manifest: crossManifest(spec, arch, opts.sourceDateEpoch),
+      sourceDateEpoch: opts.sourceDateEpoch,
+      now: work.now,
+      spool: join(work.stage, `spool-${arch}`),
+      warn: (line) => opts.warn(`${arch}: ${line}`),
+    });
+    const aci = join(work.out, imageFile(spec.name, { version: spec.version, os: 'linux', arch }));
+    mkdirSync(dirname(aci), { recursive: true, mode: 0o755 });
+    const hasher = imageIdHasher();
+    try {
+      await writeFileAtomic(aci, tarStream(async () => composed.members), [hasher.stream, parallelGzip()]);
+    } finally {
+      composed.close();
+    }
+    if (!signer) return { arch, imageId: hasher.imageId(), aci };
+    const signature = `${aci}.asc`;
+    await fsp.writeFile(signature, await signer.sign(aci), { mode: 0o644 });
+    return { arch, imageId: hasher.imageId(), aci, signature };
+  } catch (err) {
+    throw withContext(`cross: ${arch}`, err);
+  }
+}
+
+/** The spec's files that `arch` gets, with their placeholders filled. */
+function filesFor(spec: CrossSpec, vars: { arch: string; debarch: string }): ComposeInput['files'] {
+  return spec.files
+    .map((file, index) => ({ index, spec: file, from: fillPlaceholders(file.from, vars), abs: resolve(spec.baseDir, fillPlaceholders(file.from, vars)) }))
+    .filter((f) => f.spec.arches === undefined || f.spec.arches.includes(vars.arch));
+}
+
+/** The result with its paths moved from the staging directory to DIR. */
+function inDir(r: CrossResult, out: string, outDir: string): CrossResult {
+  const moved = (p: string) => join(outDir, p.slice(out.length + 1));
+  return { ...r, aci: moved(r.aci), ...(r.signature && { signature: moved(r.signature) }) };
+}
