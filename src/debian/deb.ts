@@ -28,7 +28,9 @@ export interface DebControl {
  */
 export type OnDebEntry = (entry: AciEntry, body: Readable) => Promise<void>;
 
-const SCRIPTS = new Set(['preinst', 'postinst', 'prerm', 'postrm', 'config', 'triggers']);
+// What dpkg would run. A `triggers` file only declares interest in or activation of
+// triggers, which the postinst of some package would process: nothing runs by itself.
+const SCRIPTS = new Set(['preinst', 'postinst', 'prerm', 'postrm', 'config']);
 // A control file is a few kB; a cap keeps a hostile one from filling memory.
 const CONTROL_LIMIT = 1024 * 1024;
 const COMPRESSIONS = new Set(['', '.gz', '.xz', '.zst', '.bz2']);

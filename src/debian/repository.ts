@@ -30,13 +30,19 @@ export interface RepoOptions {
   insecure?: boolean;
 }
 
+/**
+ * A source that does not carry the arch at all (bookworm-security has no armel). apt
+ * skips such a source; the caller does too, failing only when no source has the arch.
+ */
+export class ArchNotInSource extends UserError {}
+
 /** The packages of `src` that install on `debArch` (its own and arch:all ones). */
 export async function loadIndex(src: RepoSource, debArch: string, opts: RepoOptions = {}): Promise<PackageInfo[]> {
   const files = new RepoFiles(src.uri, opts.http);
   if (src.suite === undefined) return indexDebDirectory(files, src, debArch);
   if (src.suite.endsWith('/')) throw new UserError(`cross: ${src.uri} ${src.suite}: flat repositories are not supported; give a suite under dists/`);
   if (src.architectures !== undefined && !src.architectures.includes(debArch)) {
-    throw new UserError(`cross: ${debArch}: ${src.uri} ${src.suite} is for ${src.architectures.join(', ')} only`);
+    throw new ArchNotInSource(`cross: ${debArch}: ${src.uri} ${src.suite} is for ${src.architectures.join(', ')} only`);
   }
   if (opts.cacheDir !== undefined) await mkdir(opts.cacheDir, { recursive: true });
   const work = await mkdtemp(join(opts.cacheDir ?? tmpdir(), 'index-'));
@@ -45,7 +51,7 @@ export async function loadIndex(src: RepoSource, debArch: string, opts: RepoOpti
     const release = await loadRelease(files, src, dists, work, opts);
     const releaseUrl = files.where(`${dists}Release`);
     if (release.architectures !== undefined && !release.architectures.includes(debArch)) {
-      throw new UserError(`cross: ${debArch}: ${releaseUrl}: the repository has no ${debArch} packages (it has ${release.architectures.join(', ')})`);
+      throw new ArchNotInSource(`cross: ${debArch}: ${releaseUrl}: the repository has no ${debArch} packages (it has ${release.architectures.join(', ')})`);
     }
     const store = opts.cacheDir !== undefined ? storeOf(opts.cacheDir) : work;
     const byKey = new Map<string, PackageInfo>();

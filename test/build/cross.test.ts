@@ -46,15 +46,29 @@ function spec(overrides: Record<string, unknown> = {}): Record<string, unknown> 
   };
 }
 
-/** Writes the spec beside the build inputs and runs `actool cross` on it. */
-function cross(name: string, specValue: Record<string, unknown>, args: string[], opts: { asNobody?: boolean } = {}) {
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Writes the spec beside the build inputs and runs `actool cross` on it, as runNode
+ * does but without blocking: the repository is served from this process.
+ */
+async function cross(name: string, specValue: Record<string, unknown>, args: string[], opts: { asNobody?: boolean } = {}): Promise<Run> {
   const specFile = path.join(work, `${name}.json`);
   fs.writeFileSync(specFile, JSON.stringify(specValue));
-  return runNode(actool, ['cross', specFile, ...args], {
-    cwd: work,
-    env: { SOURCE_DATE_EPOCH: EPOCH, ACTOOL_SIGN_PASSPHRASE: PASSPHRASE },
-    asNobody: opts.asNobody,
-  });
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', SOURCE_DATE_EPOCH: EPOCH, ACTOOL_SIGN_PASSPHRASE: PASSPHRASE };
+  const argv = [process.execPath, actool, 'cross', specFile, ...args];
+  const cmd = opts.asNobody ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', ...argv] : argv;
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { status, stdout, stderr };
 }
 
 function filesUnder(dir: string): Map<string, Buffer> {
@@ -99,12 +113,12 @@ after(() => {
 describe('actool cross', () => {
   let out: string;
   let port: number;
-  let first: ReturnType<typeof cross>;
+  let first: Run;
 
   before(async () => {
     out = path.join(work, 'site');
     port = await closedPort();
-    first = cross('hello', spec(), ['--out', 'site', '--sign-key', signKey, '--base-url', `http://example.com:${port}/`]);
+    first = await cross('hello', spec(), ['--out', 'site', '--sign-key', signKey, '--base-url', `http://example.com:${port}/`]);
   });
 
   test('builds every arch and prints one line per arch; warns of maintainer scripts not run', () => {
@@ -153,20 +167,20 @@ describe('actool cross', () => {
     assert.equal(readme, 'hello-tool for arm64\n', 'the aarch64 image has the arm64 package');
   });
 
-  test('building again gives identical bytes, signatures included (SOURCE_DATE_EPOCH)', () => {
-    const r = cross('hello', spec(), ['--out', 'site-again', '--sign-key', signKey, '--base-url', `http://example.com:${port}/`]);
+  test('building again gives identical bytes, signatures included (SOURCE_DATE_EPOCH)', async () => {
+    const r = await cross('hello', spec(), ['--out', 'site-again', '--sign-key', signKey, '--base-url', `http://example.com:${port}/`]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.replaceAll('site-again/', 'site/'), first.stdout);
     assert.deepEqual(filesUnder(path.join(work, 'site-again')), filesUnder(out));
   });
 
-  test('building into the existing DIR again changes nothing; a differing file is refused without --overwrite', () => {
+  test('building into the existing DIR again changes nothing; a differing file is refused without --overwrite', async () => {
     const before = filesUnder(out);
-    const again = cross('hello', spec(), ['--out', 'site', '--sign-key', signKey, '--base-url', `http://example.com:${port}/`]);
+    const again = await cross('hello', spec(), ['--out', 'site', '--sign-key', signKey, '--base-url', `http://example.com:${port}/`]);
     assert.equal(again.status, 0, again.stderr);
-    const other = cross('hello', spec(), ['--out', 'site', '--base-url', 'https://elsewhere.example/']);
+    const other = await cross('hello', spec(), ['--out', 'site', '--base-url', 'https://elsewhere.example/']);
     assert.equal(other.status, 1);
-    assert.equal(other.stderr.trim(), `actool: cross: ${path.join(work, 'site/index.html')} already exists and differs; pass --overwrite to replace it`);
+    assert.equal(other.stderr.trim().split('\n').at(-1), `actool: cross: ${path.join(work, 'site/index.html')} already exists and differs; pass --overwrite to replace it`);
     assert.deepEqual(filesUnder(out), before);
     assert.deepEqual(leftovers(), []);
   });
@@ -198,8 +212,24 @@ describe('actool cross', () => {
     }
   });
 
-  test('runs as nobody', { skip: !isRoot && 'needs root to switch to nobody' }, () => {
-    const r = cross('hello', spec(), ['--out', 'site-nobody', '--sign-key', signKey, '--base-url', `http://example.com:${port}/`], { asNobody: true });
+  test('--arch builds a subset of the spec\'s arches; an arch the spec lacks is a usage error', async () => {
+    const one = await cross('hello', spec(), ['--out', 'site-one', '--arch', 'aarch64']);
+    assert.equal(one.status, 0, one.stderr);
+    assert.deepEqual([...filesUnder(path.join(work, 'site-one')).keys()], [file('aarch64'), 'index.html']);
+    const wrong = await cross('hello', spec(), ['--out', 'site-wrong', '--arch', 'aarch64,amd64']);
+    assert.equal(wrong.status, 2);
+    assert.equal(wrong.stderr, "actool: cross: --arch amd64 is not among the spec's arches (armv7l, aarch64)\n");
+    assert.equal(fs.existsSync(path.join(work, 'site-wrong')), false);
+  });
+
+  test('--repository takes a plain directory of .deb files instead of the spec\'s repositories', async () => {
+    const r = await cross('hello', spec({ repositories: [] }), ['--out', 'site-debs', '--repository', path.join(repo.root, 'pool/main')]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.replaceAll('site-debs/', 'site/'), first.stdout, 'the same images as from the repository');
+  });
+
+  test('runs as nobody', { skip: !isRoot && 'needs root to switch to nobody' }, async () => {
+    const r = await cross('hello', spec(), ['--out', 'site-nobody', '--sign-key', signKey, '--base-url', `http://example.com:${port}/`], { asNobody: true });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(filesUnder(path.join(work, 'site-nobody')), filesUnder(out));
     assert.equal(fs.statSync(path.join(work, 'site-nobody', file('armv7l'))).uid, 65534);
@@ -207,8 +237,8 @@ describe('actool cross', () => {
 });
 
 describe('actool cross refuses bad input with one line, and leaves no DIR', () => {
-  const refused = (name: string, specValue: Record<string, unknown>, expected: RegExp) => {
-    const r = cross(name, specValue, ['--out', `out-${name}`, '--sign-key', signKey]);
+  const refused = async (name: string, specValue: Record<string, unknown>, expected: RegExp) => {
+    const r = await cross(name, specValue, ['--out', `out-${name}`, '--sign-key', signKey]);
     assert.equal(r.status, 1, r.stdout);
     const lines = r.stderr.trim().split('\n').filter((l) => !l.includes('warning:'));
     assert.equal(lines.length, 1, r.stderr);
@@ -217,35 +247,53 @@ describe('actool cross refuses bad input with one line, and leaves no DIR', () =
     assert.deepEqual(leftovers(), []);
   };
 
-  test('a file missing for one arch', () => {
-    fs.rmSync(path.join(work, 'build/app-amd64'), { force: true });
-    refused('missing', spec({ arches: ['armv7l', 'amd64'] }), /^actool: cross: amd64: files\[0\]: from "build\/app-amd64" does not exist \(.*\/build\/app-amd64\)$/);
+  test('a file missing for one arch', async () => {
+    const app = path.join(work, 'build/app-aarch64');
+    fs.renameSync(app, `${app}.away`);
+    try {
+      await refused('missing', spec(), /^actool: cross: aarch64: files\[0\]: from "build\/app-aarch64" does not exist \(.*\/build\/app-aarch64\)$/);
+    } finally {
+      fs.renameSync(`${app}.away`, app);
+    }
   });
 
-  test('an unknown package', () => {
-    refused('unknown', spec({ packages: ['hello-tool', 'no-such-package'] }), /^actool: cross: armv7l: .*no-such-package/);
+  test('an unknown package', async () => {
+    await refused('unknown', spec({ packages: ['hello-tool', 'no-such-package'] }), /^actool: cross: armv7l: .*no-such-package/);
   });
 
-  test('a repository signed by a key not in its keyring', () => {
+  test('a repository signed by a key not in its keyring', async () => {
     const stranger = new Gpg(path.join(work, 'gnupg-stranger'));
     stranger.genKey('Stranger <stranger@example.com>');
     const keyring = path.join(work, 'stranger.gpg');
     fs.writeFileSync(keyring, stranger.run(['--export']));
     const repositories = [{ uri: server.url, suite: repo.suite, components: repo.components, keyring }];
-    refused('badsig', spec({ repositories }), /^actool: cross: armv7l: .*InRelease/);
+    await refused('badsig', spec({ repositories }), /^actool: cross: armv7l: .*InRelease/);
   });
 
-  test('a package whose checksum does not match the index', () => {
+  test('a package whose checksum does not match the index', async () => {
     const deb = path.join(repo.root, 'pool/main/hello-dep_1.0_arm64.deb');
     const original = fs.readFileSync(deb);
     const tampered = Buffer.from(original);
     tampered[tampered.length - 1] ^= 0xff;
     fs.writeFileSync(deb, tampered);
     try {
-      refused('checksum', spec(), /^actool: cross: aarch64: package hello-dep: .*hello-dep_1\.0_arm64\.deb/);
+      await refused('checksum', spec(), /^actool: cross: aarch64: package hello-dep: .*hello-dep_1\.0_arm64\.deb/);
     } finally {
       fs.writeFileSync(deb, original);
     }
+  });
+
+  test('a source without the arch is skipped, as apt does (bookworm-security has no armel); no source with it is an error', async () => {
+    const armOnly = makeDebianRepo(path.join(work, 'arm64-only'), {
+      arches: ['arm64'],
+      sign: new Gpg(path.join(work, 'gnupg-arm64-only')),
+      packages: [{ name: 'unrelated', version: '1.0' }],
+    });
+    const second = { uri: armOnly.root, suite: armOnly.suite, components: armOnly.components, keyring: armOnly.keyring };
+    const both = [{ uri: server.url, suite: repo.suite, components: repo.components, keyring: repo.keyring }, second];
+    const built = await cross('skip', spec({ arches: ['armv7l'], repositories: both }), ['--out', 'site-skip']);
+    assert.equal(built.status, 0, built.stderr);
+    await refused('none', spec({ arches: ['armv7l'], repositories: [second] }), /^actool: cross: armv7l: armhf: .*has no armhf packages \(it has arm64\)/);
   });
 });
 

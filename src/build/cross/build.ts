@@ -1,5 +1,7 @@
-import { mkdirSync, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { imageIdHasher } from '../../appc/image-id.ts';
 import { parallelGzip } from '../../appc/pgzip.ts';
 import { tarStream } from '../../appc/tar-writer.ts';
@@ -8,12 +10,12 @@ import type { RepoSource } from '../../debian/types.ts';
 import type { HttpGetOptions } from '../../fetch/http-get.ts';
 import { temporaryNameFor, writeFileAtomic } from '../../util/atomic-file.ts';
 import { ExitCode, UserError } from '../../util/errors.ts';
-import { composeImage, type ComposeInput } from './compose.ts';
+import { composeImage, type ComposedImage, type SpecFile } from './compose.ts';
 import { withContext } from './context.ts';
-import { crossManifest } from './manifest.ts';
-import { publish } from './publish.ts';
 import { baseUrl, discoveryPage, imageFile, INDEX_FILE, PUBKEYS_FILE } from './layout.ts';
+import { crossManifest } from './manifest.ts';
 import { packagesFor } from './packages.ts';
+import { publish } from './publish.ts';
 import { loadSigner, type Signer } from './sign.ts';
 import { fillPlaceholders, type CrossSpec } from './spec.ts';
 
@@ -59,18 +61,22 @@ export async function crossBuild(spec: CrossSpec, opts: CrossOptions): Promise<C
   const base = baseUrl(spec.name, opts.baseUrl);
   const signer = opts.signKey ? await loadSigner(opts.signKey, opts.passphrase, opts.sourceDateEpoch) : undefined;
   const stage = temporaryNameFor(outDir);
+  await fsp.mkdir(dirname(outDir), { recursive: true, mode: 0o755 }).catch(() => undefined);
   await fsp.mkdir(stage, { mode: 0o700 }).catch((err: unknown) => {
     throw withContext(`cross: cannot stage the output beside ${outDir}`, err);
   });
   try {
     const out = join(stage, 'out');
     await fsp.mkdir(out, { mode: 0o755 });
-    const work = { stage, out, cacheDir: opts.cacheDir ?? join(stage, 'cache'), now: Math.floor(Date.now() / 1000) };
+    // The arches compress at the same time: each gets its share of the cores, so four
+    // arches on a two-core laptop start four deflate threads, not sixteen.
+    const gzipWorkers = Math.max(1, Math.floor(availableParallelism() / arches.length));
+    const work = { stage, out, cacheDir: opts.cacheDir ?? join(stage, 'cache'), now: Math.floor(Date.now() / 1000), gzipWorkers };
     const settled = await Promise.allSettled(arches.map((arch) => buildArch(spec, arch, signer, opts, work)));
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
-    await fsp.writeFile(join(out, INDEX_FILE), discoveryPage(spec.name, base, signer !== undefined), { mode: 0o644 });
-    if (signer) await fsp.writeFile(join(out, PUBKEYS_FILE), signer.publicKey, { mode: 0o644 });
+    await writeText(join(out, INDEX_FILE), discoveryPage(spec.name, base, signer !== undefined));
+    if (signer) await writeText(join(out, PUBKEYS_FILE), signer.publicKey);
     await publish(out, outDir, opts.overwrite ?? false);
     return settled.map((s) => inDir((s as PromiseFulfilledResult<CrossResult>).value, out, opts.outDir));
   } finally {
@@ -92,6 +98,7 @@ interface Work {
   out: string;
   cacheDir: string;
   now: number;
+  gzipWorkers: number;
 }
 
 async function buildArch(spec: CrossSpec, arch: string, signer: Signer | undefined, opts: CrossOptions, work: Work): Promise<CrossResult> {
@@ -109,26 +116,39 @@ async function buildArch(spec: CrossSpec, arch: string, signer: Signer | undefin
       warn: (line) => opts.warn(`${arch}: ${line}`),
     });
     const aci = join(work.out, imageFile(spec.name, { version: spec.version, os: 'linux', arch }));
-    mkdirSync(dirname(aci), { recursive: true, mode: 0o755 });
-    const hasher = imageIdHasher();
-    try {
-      await writeFileAtomic(aci, tarStream(async () => composed.members), [hasher.stream, parallelGzip()]);
-    } finally {
-      composed.close();
-    }
-    if (!signer) return { arch, imageId: hasher.imageId(), aci };
-    const signature = `${aci}.asc`;
-    await fsp.writeFile(signature, await signer.sign(aci), { mode: 0o644 });
-    return { arch, imageId: hasher.imageId(), aci, signature };
+    const imageId = await writeImage(aci, composed, work.gzipWorkers);
+    if (!signer) return { arch, imageId, aci };
+    await writeText(`${aci}.asc`, await signer.sign(aci));
+    return { arch, imageId, aci, signature: `${aci}.asc` };
   } catch (err) {
     throw withContext(`cross: ${arch}`, err);
   }
 }
 
+/** Writes the gzipped tar and returns the image ID, hashed on the way. */
+async function writeImage(aci: string, composed: ComposedImage, gzipWorkers: number): Promise<string> {
+  await fsp.mkdir(dirname(aci), { recursive: true, mode: 0o755 });
+  const hasher = imageIdHasher();
+  try {
+    await writeFileAtomic(aci, tarStream(async () => composed.members), [hasher.stream, parallelGzip({ workers: gzipWorkers })]);
+  } finally {
+    composed.close();
+  }
+  return hasher.imageId();
+}
+
+// Synced like the images: after a power cut DIR never holds an empty signature or page.
+function writeText(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, Readable.from([Buffer.from(text)]));
+}
+
 /** The spec's files that `arch` gets, with their placeholders filled. */
-function filesFor(spec: CrossSpec, vars: { arch: string; debarch: string }): ComposeInput['files'] {
+function filesFor(spec: CrossSpec, vars: { arch: string; debarch: string }): SpecFile[] {
   return spec.files
-    .map((file, index) => ({ index, spec: file, from: fillPlaceholders(file.from, vars), abs: resolve(spec.baseDir, fillPlaceholders(file.from, vars)) }))
+    .map((file, index) => {
+      const from = fillPlaceholders(file.from, vars);
+      return { index, spec: file, from, abs: resolve(spec.baseDir, from) };
+    })
     .filter((f) => f.spec.arches === undefined || f.spec.arches.includes(vars.arch));
 }
 

@@ -6,8 +6,8 @@ import type { TarMember } from '../../appc/tar-writer.ts';
 import { walkTree } from '../../appc/tree-walk.ts';
 import { readDeb } from '../../debian/deb.ts';
 import { UserError } from '../../util/errors.ts';
-import type { FileSpec } from './spec.ts';
 import { withContext } from './context.ts';
+import type { FileSpec } from './spec.ts';
 import { RootTree } from './tree.ts';
 
 const writeAsync = promisify(write);
@@ -24,8 +24,7 @@ const writeAsync = promisify(write);
 export interface ComposeInput {
   /** The .deb files in install order. */
   debs: { name: string; path: string }[];
-  /** The spec's files for this arch, `abs` being the source with its placeholders filled. */
-  files: { index: number; spec: FileSpec; from: string; abs: string }[];
+  files: SpecFile[];
   manifest: Buffer;
   sourceDateEpoch: number | undefined;
   /** The time of entries that have none of their own (the manifest, implicit directories). */
@@ -34,6 +33,17 @@ export interface ComposeInput {
   spool: string;
   /** Says that a package's maintainer scripts were not run. */
   warn(message: string): void;
+}
+
+/** One of the spec's files for this arch. */
+export interface SpecFile {
+  /** Its place in the spec's list, for errors: files[2]. */
+  index: number;
+  spec: FileSpec;
+  /** `from` with its placeholders filled, as the user wrote it. */
+  from: string;
+  /** The same, absolute. */
+  abs: string;
 }
 
 export interface ComposedImage {
@@ -73,7 +83,7 @@ async function addPackage(tree: RootTree, spool: Spool, deb: { name: string; pat
   }
 }
 
-function addSpecFile(tree: RootTree, file: ComposeInput['files'][number], input: ComposeInput): void {
+function addSpecFile(tree: RootTree, file: SpecFile, input: ComposeInput): void {
   const origin = `files[${file.index}]`;
   // The named source is followed if it is a symlink (build/app-latest -> app-1.2); below
   // a named directory, symlinks are kept as symlinks.

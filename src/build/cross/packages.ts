@@ -1,5 +1,5 @@
 import { hostAptSources } from '../../debian/apt-sources.ts';
-import { fetchDeb, loadIndex } from '../../debian/repository.ts';
+import { ArchNotInSource, fetchDeb, loadIndex } from '../../debian/repository.ts';
 import { resolvePackages } from '../../debian/resolve.ts';
 import type { PackageInfo, RepoSource } from '../../debian/types.ts';
 import type { HttpGetOptions } from '../../fetch/http-get.ts';
@@ -29,9 +29,16 @@ export async function packagesFor(spec: CrossSpec, debarch: string, opts: Packag
   }
   const { cacheDir, http, insecure } = opts;
   const sourceOf = new Map<PackageInfo, RepoSource>();
+  const skipped: ArchNotInSource[] = [];
   for (const source of sources) {
-    for (const pkg of await loadIndex(source, debarch, { cacheDir, http, insecure })) sourceOf.set(pkg, source);
+    const index = await loadIndex(source, debarch, { cacheDir, http, insecure }).catch((err: unknown) => {
+      if (!(err instanceof ArchNotInSource)) throw err;
+      skipped.push(err);
+      return [];
+    });
+    for (const pkg of index) sourceOf.set(pkg, source);
   }
+  if (skipped.length === sources.length) throw skipped[0]!;
   const chosen = installOrder(resolvePackages(spec.packages, [...sourceOf.keys()], { arch: debarch, withEssential: spec.essential }));
   return Promise.all(
     chosen.map(async (pkg) => {

@@ -15,7 +15,7 @@ import { ExitCode, UserError } from '../../util/errors.ts';
 // typo and an error, and keys match exactly.
 
 export const CROSS_ARCHES = ['armv6l', 'armv7l', 'aarch64', 'amd64'] as const;
-export const RESERVED_LABELS = ['version', 'os', 'arch'];
+const RESERVED_LABELS = ['version', 'os', 'arch'];
 
 export interface FileSpec {
   /** Where the file or directory comes from; may hold {arch} and {debarch}. */
@@ -186,7 +186,7 @@ function readRepository(value: unknown, at: string, baseDir: string): RepoSource
 }
 
 /** A URL stays as it is; a local path is taken from `baseDir`. */
-export function resolveUri(uri: string, baseDir: string): string {
+function resolveUri(uri: string, baseDir: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? uri : resolve(baseDir, uri);
 }
 

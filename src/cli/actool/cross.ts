@@ -11,7 +11,7 @@ interface Args {
   arch?: string;
   'sign-key'?: string;
   'base-url'?: string;
-  repository?: string[];
+  repository?: string | string[];
   keyring?: string;
   'cache-dir'?: string;
   overwrite: boolean;
@@ -30,8 +30,8 @@ export const crossCommand: CommandModule<object, Args> = {
       .option('sign-key', { type: 'string', describe: `OpenPGP secret key file that signs each image (passphrase in $${PASSPHRASE_ENV})` })
       .option('base-url', { type: 'string', describe: 'absolute URL where --out is served (default https://HOST/ of the image name)' })
       .option('repository', {
+        // Not an array option: that would swallow the SPEC after it. Repeats arrive as an array.
         type: 'string',
-        array: true,
         describe: 'Debian repository "URI [SUITE [COMPONENT...]]" (a URL, file:// or a directory), replacing the spec\'s (repeatable)',
       })
       .option('keyring', { type: 'string', describe: 'keyring that signs the --repository Release files' })
@@ -49,7 +49,7 @@ export const crossCommand: CommandModule<object, Args> = {
       signKey: args['sign-key'],
       passphrase: process.env[PASSPHRASE_ENV],
       baseUrl: args['base-url'],
-      repositories: args.repository?.map((r) => parseRepositoryFlag(r, args.keyring)),
+      repositories: args.repository === undefined ? undefined : [args.repository].flat().map((r) => parseRepositoryFlag(r, args.keyring)),
       cacheDir: args['cache-dir'],
       overwrite: args.overwrite,
       insecure: args['insecure-options'] === 'image',
