@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { readAciFile } from '../appc/aci-reader.ts';
@@ -92,7 +92,7 @@ class Fetcher {
       case 'id':
         return this.#fromStore(await this.#storedById(source.id));
       case 'file':
-        return this.#import(source.path, { what: ref, req: ANY, signature: signature ?? `${source.path}.asc` });
+        return this.#importCopy(source.path, { what: ref, req: ANY, signature: signature ?? `${source.path}.asc` });
       case 'url':
         return this.#fetchUrl(source.url, { what: ref, req: ANY, signature });
       case 'name': {
@@ -159,6 +159,25 @@ class Fetcher {
       const remote: RemoteInfo = { url, etag: got.etag, maxAge: got.maxAge, downloadedAt: new Date().toISOString() };
       const signature = wanted.signature ?? (this.#ctx.insecure.has('image') ? undefined : await this.#downloadSignature(signatureUrl, join(tmp.path, 'signature'), wanted.what));
       return await this.#import(file, { ...wanted, signature }, remote);
+    } finally {
+      await tmp.discard();
+    }
+  }
+
+  /**
+   * A local image is copied into the store's private temp area first and checked and
+   * stored from there: the file is read several times (manifest, signature, store),
+   * and a file someone can still write to must not change between the signature check
+   * and the store.
+   */
+  async #importCopy(path: string, wanted: Wanted): Promise<ImageRecord> {
+    const tmp = await this.#store.tempDir('fetch');
+    try {
+      const copy = join(tmp.path, 'image');
+      await copyFile(path, copy).catch((err: unknown) => {
+        throw inContext(err, wanted.what);
+      });
+      return await this.#import(copy, wanted);
     } finally {
       await tmp.discard();
     }
