@@ -196,7 +196,17 @@ class Fetcher {
       checkDependency(dep.dep, await measureImage(file, dep.dep.size));
     }
     await this.#dependencies(manifest);
-    return this.#store.writeAci(createReadStream(file), remote ? { remote } : {});
+    return this.#used(await this.#store.writeAci(createReadStream(file), remote ? { remote } : {}));
+  }
+
+  /**
+   * Fetching an image is asking for it: it and its dependencies count as used, so that
+   * `rkt image gc` (which removes images unused for its grace period) keeps what a
+   * provisioning script keeps fetching, even before a pod runs it.
+   */
+  async #used(record: ImageRecord): Promise<ImageRecord> {
+    await this.#store.markUsed(record.id);
+    return record;
   }
 
   async #verify(file: string, name: string, wanted: Wanted): Promise<void> {
@@ -245,7 +255,7 @@ class Fetcher {
   async #fromStore(record: ImageRecord, dep?: Wanted['dep']): Promise<ImageRecord> {
     if (dep) checkDependency(dep.dep, record);
     await this.#dependencies(await this.#store.manifest(record.id));
-    return record;
+    return this.#used(record);
   }
 
   async #storedById(prefix: string): Promise<ImageRecord> {

@@ -108,3 +108,20 @@ test('update: within Cache-Control max-age the image is not asked for again', as
     server.close();
   }
 });
+
+test('each fetch marks the image used, so image gc keeps what a script keeps fetching', async () => {
+  const server = await appServer(v1);
+  try {
+    const env = await testEnv(signer, dir);
+    const opts = { pullPolicy: 'new' as const, resolve: server.resolve(), ca: ca() };
+    await env.fetch('example.com/app:1.0', opts);
+    const [first] = await env.stored();
+    await new Promise((r) => setTimeout(r, 20));
+    await env.fetch('example.com/app:1.0', opts);
+    const [second] = await env.stored();
+    assert.equal(second!.importedAt, first!.importedAt);
+    assert.ok(second!.lastUsedAt > first!.lastUsedAt, `${second!.lastUsedAt} after ${first!.lastUsedAt}`);
+  } finally {
+    server.close();
+  }
+});
