@@ -28,6 +28,11 @@ export interface RepoOptions {
    * checking its Release signature (checksums are still checked). The caller announces it.
    */
   insecure?: boolean;
+  /**
+   * The control paragraphs of folders of .debs already read, by directory: arches built
+   * at once then read and hash each .deb of a folder once, not once per arch.
+   */
+  folderIndexes?: Map<string, Promise<Record<string, string>[]>>;
 }
 
 /**
@@ -39,7 +44,7 @@ export class ArchNotInSource extends UserError {}
 /** The packages of `src` that install on `debArch` (its own and arch:all ones). */
 export async function loadIndex(src: RepoSource, debArch: string, opts: RepoOptions = {}): Promise<PackageInfo[]> {
   const files = new RepoFiles(src.uri, opts.http);
-  if (src.suite === undefined) return indexDebDirectory(files, src, debArch);
+  if (src.suite === undefined) return indexDebDirectory(files, src, debArch, opts.folderIndexes);
   if (src.suite.endsWith('/')) throw new UserError(`cross: ${src.uri} ${src.suite}: flat repositories are not supported; give a suite under dists/`);
   if (src.architectures !== undefined && !src.architectures.includes(debArch)) {
     throw new ArchNotInSource(`cross: ${debArch}: ${src.uri} ${src.suite} is for ${src.architectures.join(', ')} only`);
@@ -136,14 +141,20 @@ function pickIndex(release: Release, dir: string): { path: string; file: IndexFi
 }
 
 /** A plain folder of .deb files: each is indexed from its control file. */
-async function indexDebDirectory(files: RepoFiles, src: RepoSource, debArch: string): Promise<PackageInfo[]> {
+async function indexDebDirectory(files: RepoFiles, src: RepoSource, debArch: string, known = new Map<string, Promise<Record<string, string>[]>>()): Promise<PackageInfo[]> {
   if (files.local === undefined) throw new UserError(`cross: ${src.uri}: a remote repository needs a suite`);
   const dir = files.local;
+  if (!known.has(dir)) known.set(dir, debParagraphs(dir));
+  return packagesFrom(await known.get(dir)!, debArch);
+}
+
+/** Each .deb's control paragraph, with the Filename, Size and SHA256 an index would give. */
+async function debParagraphs(dir: string): Promise<Record<string, string>[]> {
   const paragraphs: Record<string, string>[] = [];
   for (const name of (await readdir(dir)).filter((n) => n.endsWith('.deb')).sort()) {
     const path = join(dir, name);
     const { control } = await readDebControl(path);
     paragraphs.push({ ...control, filename: path, size: String((await stat(path)).size), sha256: await sha256File(path) });
   }
-  return packagesFrom(paragraphs, debArch);
+  return paragraphs;
 }

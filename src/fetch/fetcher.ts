@@ -188,7 +188,7 @@ class Fetcher {
     const manifest = await peekManifest(file).catch((err: unknown) => {
       throw inContext(err, wanted.what);
     });
-    await this.#verify(file, manifest.name, wanted);
+    const signature = await this.#verify(file, manifest.name, wanted);
     const problem = mismatch(manifest, wanted.req, this.#host);
     if (problem) throw new UserError(`fetch: ${problem}`);
     const { dep } = wanted;
@@ -196,7 +196,7 @@ class Fetcher {
       checkDependency(dep.dep, await measureImage(file, dep.dep.size));
     }
     await this.#dependencies(manifest);
-    return this.#used(await this.#store.writeAci(createReadStream(file), remote ? { remote } : {}));
+    return this.#used(await this.#store.writeAci(createReadStream(file), { ...(remote ? { remote } : {}), ...(signature ? { signature } : {}) }));
   }
 
   /**
@@ -209,8 +209,12 @@ class Fetcher {
     return record;
   }
 
-  async #verify(file: string, name: string, wanted: Wanted): Promise<void> {
-    if (this.#ctx.insecure.has('image')) return this.#warn('image');
+  /** The signature that verified the image, kept with it so export-bundle can carry it; none when unverified. */
+  async #verify(file: string, name: string, wanted: Wanted): Promise<Buffer | undefined> {
+    if (this.#ctx.insecure.has('image')) {
+      this.#warn('image');
+      return undefined;
+    }
     let signature: Buffer;
     try {
       signature = await readFile(wanted.signature!);
@@ -222,6 +226,7 @@ class Fetcher {
     }
     const signer = await verifyDetached(file, signature, await this.#keystore.keysFor(name), name);
     log().info({ name, ...signer }, 'signature verified');
+    return signature;
   }
 
   async #downloadSignature(url: string, file: string, what: string): Promise<string> {

@@ -105,18 +105,19 @@ function lockIfPresent(path: string): FileLock | null {
   }
 }
 
-/** Blobs and manifests whose record is gone (an interrupted write or rm), unless being written. */
+/** Blobs, manifests and signatures whose record is gone (an interrupted write or rm), unless being written. */
 async function sweepOrphans(paths: StorePaths): Promise<string[]> {
   const removed: string[] = [];
   const ids = new Set(await listIds(paths));
   const candidates = new Set<string>((await fsp.readdir(paths.manifestDir)).filter((n) => !ids.has(n)));
+  for (const name of await fsp.readdir(paths.signatureDir)) if (!ids.has(name.replace(/\.asc$/, ''))) candidates.add(name.replace(/\.asc$/, ''));
   for (const shard of await fsp.readdir(paths.blobRoot)) {
     for (const name of await fsp.readdir(join(paths.blobRoot, shard))) if (!ids.has(name)) candidates.add(name);
   }
   for (const id of candidates) {
     await removeIfFree(paths.imageLock(id), async () => {
       if (new Set(await listIds(paths)).has(id)) return; // committed meanwhile
-      for (const path of [paths.blob(id), paths.manifest(id)]) {
+      for (const path of [paths.blob(id), paths.manifest(id), paths.signature(id)]) {
         if (await fsp.rm(path).then(() => true, () => false)) removed.push(relative(paths.root, path));
       }
     });

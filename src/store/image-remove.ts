@@ -29,6 +29,7 @@ export async function removeImage(paths: StorePaths, id: string, wait = true): P
     for (const treeId of await treesOf(paths, id)) trees.push({ treeId, lock: await lockTree(paths, treeId, 'exclusive', wait) });
     await deleteRecord(paths, id);
     for (const { treeId } of trees) await removeTreeLocked(paths, treeId);
+    await fsp.rm(paths.signature(id), { force: true });
     await fsp.rm(paths.manifest(id), { force: true });
     await fsp.rm(paths.blob(id), { force: true });
   } finally {

@@ -16,12 +16,12 @@ import type { ImageRecord, RemoteInfo } from './types.ts';
  * image's exclusive lock, followed by the manifest and, last, the record. Whoever
  * commits first wins; later writers of the same image find the record and drop their copy.
  */
-export async function writeImage(paths: StorePaths, source: Readable, remote?: RemoteInfo): Promise<ImageRecord> {
+export async function writeImage(paths: StorePaths, source: Readable, remote?: RemoteInfo, signature?: Uint8Array): Promise<ImageRecord> {
   let staged: { entry: TempEntry; contents: AciContents; size: number } | undefined;
   try {
     staged = await stage(paths, source);
     const { entry, contents, size } = staged;
-    return await withLock(paths.imageLock(contents.imageId), 'exclusive', () => commit(paths, entry, contents, size, remote));
+    return await withLock(paths.imageLock(contents.imageId), 'exclusive', () => commit(paths, entry, contents, size, remote, signature));
   } catch (err) {
     await staged?.entry.discard();
     throw storeWriteError(err, 'cannot store the image', paths.root);
@@ -52,11 +52,20 @@ async function stage(paths: StorePaths, source: Readable): Promise<{ entry: Temp
   }
 }
 
-async function commit(paths: StorePaths, entry: TempEntry, contents: AciContents, size: number, remote?: RemoteInfo): Promise<ImageRecord> {
+async function commit(
+  paths: StorePaths,
+  entry: TempEntry,
+  contents: AciContents,
+  size: number,
+  remote?: RemoteInfo,
+  signature?: Uint8Array,
+): Promise<ImageRecord> {
   const id = contents.imageId;
   const existing = await readRecord(paths, id);
   if (existing && (await exists(paths.blob(id)))) {
     await entry.discard();
+    // A signed fetch of an image stored unsigned (or by an older rkt) gives it a signature to export.
+    if (signature && !(await exists(paths.signature(id)))) await writeStoreFile(paths, paths.signature(id), signature);
     if (!remote) return existing;
     return (await updateRecord(paths, id, (r) => ({ ...r, remote }))) ?? existing;
   }
@@ -64,6 +73,7 @@ async function commit(paths: StorePaths, entry: TempEntry, contents: AciContents
   await entry.commit(paths.blob(id));
   try {
     await writeStoreFile(paths, paths.manifest(id), contents.manifestBytes);
+    if (signature) await writeStoreFile(paths, paths.signature(id), signature);
     const now = new Date().toISOString();
     const { name, labels } = contents.manifest;
     const record: ImageRecord = { id, name, labels, importedAt: now, lastUsedAt: now, size, ...(remote ? { remote } : {}) };
@@ -71,6 +81,7 @@ async function commit(paths: StorePaths, entry: TempEntry, contents: AciContents
     return record;
   } catch (err) {
     // Without its record the blob is unreachable: take it back rather than leave it to gc.
+    await fsp.rm(paths.signature(id), { force: true });
     await fsp.rm(paths.manifest(id), { force: true });
     await fsp.rm(paths.blob(id), { force: true });
     throw err;

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 //   blob/sha512/<2 hex>/<image id>   the image's UNCOMPRESSED tar: verifying is a plain
 //                                     re-hash, rendering needs no decompression
 //   manifest/<image id>              the manifest's bytes from the tar, for fast reads
+//   signature/<image id>.asc         the detached signature the image was verified with, when
+//                                     fetched signed: what `rkt image export-bundle` carries
 //   index/<image id>.json            the ImageRecord. Its presence is what makes an image
 //                                     stored: it is written last and removed first, so a
 //                                     blob or manifest without a record is a leftover of an
@@ -35,7 +37,7 @@ export class StorePaths {
 
   /** Every directory the store needs, parents first. */
   get directories(): string[] {
-    return [this.root, join(this.root, 'blob'), this.blobRoot, this.manifestDir, this.indexDir, this.treeDir, this.tmpDir, this.locksDir];
+    return [this.root, join(this.root, 'blob'), this.blobRoot, this.manifestDir, this.signatureDir, this.indexDir, this.treeDir, this.tmpDir, this.locksDir];
   }
 
   get blobRoot(): string {
@@ -57,6 +59,14 @@ export class StorePaths {
 
   manifest(id: string): string {
     return join(this.manifestDir, id);
+  }
+
+  get signatureDir(): string {
+    return join(this.root, 'signature');
+  }
+
+  signature(id: string): string {
+    return join(this.signatureDir, `${id}.asc`);
   }
 
   get indexDir(): string {

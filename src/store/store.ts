@@ -49,9 +49,21 @@ export class Store {
     return new Store(paths);
   }
 
-  /** Stores an ACI (plain, gzip, bzip2 or xz); an image already stored is kept once, its remote info updated. */
-  writeAci(source: Readable, opts: { remote?: RemoteInfo } = {}): Promise<ImageRecord> {
-    return writeImage(this.paths, source, opts.remote);
+  /**
+   * Stores an ACI (plain, gzip, bzip2 or xz); an image already stored is kept once, its remote info updated.
+   * `signature` is the detached signature the caller verified the ACI with, kept for export-bundle.
+   */
+  writeAci(source: Readable, opts: { remote?: RemoteInfo; signature?: Uint8Array } = {}): Promise<ImageRecord> {
+    return writeImage(this.paths, source, opts.remote, opts.signature);
+  }
+
+  /** The detached signature the image was fetched with, if it was fetched signed. */
+  async signature(id: string): Promise<Buffer | undefined> {
+    if (!isImageId(id)) return undefined;
+    return fsp.readFile(this.paths.signature(id)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
   }
 
   /** The full ID from a unique prefix of at least "sha512-" and 2 hex digits. */

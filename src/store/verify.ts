@@ -107,7 +107,7 @@ async function repairTree(paths: StorePaths, treeId: string, repair: boolean): P
   };
 }
 
-/** Blobs and manifests without a record, and everything in tmp/. */
+/** Blobs, manifests and signatures without a record, and everything in tmp/. */
 async function strayFiles(paths: StorePaths, ids: Set<string>): Promise<string[]> {
   const found: string[] = [];
   for (const shard of await fsp.readdir(paths.blobRoot)) {
@@ -116,6 +116,8 @@ async function strayFiles(paths: StorePaths, ids: Set<string>): Promise<string[]
   }
   const manifests = await fsp.readdir(paths.manifestDir);
   found.push(...manifests.filter((n) => !ids.has(n)).map((n) => paths.manifest(n)));
+  const signatures = await fsp.readdir(paths.signatureDir);
+  found.push(...signatures.filter((n) => !ids.has(n.replace(/\.asc$/, ''))).map((n) => join(paths.signatureDir, n)));
   found.push(...(await fsp.readdir(paths.tmpDir)).map((n) => join(paths.tmpDir, n)));
   return found.map((p) => relative(paths.root, p));
 }

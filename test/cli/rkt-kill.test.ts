@@ -119,11 +119,24 @@ test('kill -9 of rkt fetch at twelve points and right after its download starts:
   const r = await freshRkt();
   const full = await timed(await freshRkt(), [...FETCH, url]);
   const outcomes: string[] = [];
-  for (const ms of killPoints(full)) {
-    outcomes.push(`${Math.round(ms)} ms: ${await killAt(r, [...FETCH, url], ms)}`);
+  // The measured run may have been slowed by other tests: when a fetch finishes before
+  // its kill, the remaining points move earlier and more are added (24 runs at most), so
+  // that at least eight kills really land mid-run however loaded the machine is.
+  const kills = () => outcomes.filter((o) => o.endsWith('SIGKILL')).length;
+  let scale = 1;
+  let points = killPoints(full);
+  while (outcomes.length < 24) {
+    if (points.length === 0) {
+      if (kills() >= 8) break;
+      points = killPoints(full, 4);
+    }
+    const ms = points.shift()! * scale;
+    const signal = await killAt(r, [...FETCH, url], ms);
+    outcomes.push(`${Math.round(ms)} ms: ${signal}`);
     await verifyClean(r, `fetch killed after ${Math.round(ms)} ms`);
+    if (signal !== 'SIGKILL') scale *= 0.7;
   }
-  assert.ok(outcomes.filter((o) => o.endsWith('SIGKILL')).length >= 8, `most runs must be killed mid-way:\n${outcomes.join('\n')}`);
+  assert.ok(kills() >= 8, `most runs must be killed mid-way:\n${outcomes.join('\n')}`);
 
   // The download's temporary directory is in the store's tmp/, locked by its writer.
   const signal = await killAt(r, [...FETCH, url], 20_000, () => tmpEntries(r).some((n) => n.startsWith('fetch-')));

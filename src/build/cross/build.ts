@@ -14,7 +14,7 @@ import { composeImage, type ComposedImage, type SpecFile } from './compose.ts';
 import { withContext } from './context.ts';
 import { baseUrl, discoveryPage, imageFile, INDEX_FILE, PUBKEYS_FILE } from './layout.ts';
 import { crossManifest } from './manifest.ts';
-import { packagesFor } from './packages.ts';
+import { packagesFor, type PackageOptions } from './packages.ts';
 import { publish } from './publish.ts';
 import { loadSigner, type Signer } from './sign.ts';
 import { fillPlaceholders, type CrossSpec } from './spec.ts';
@@ -71,7 +71,7 @@ export async function crossBuild(spec: CrossSpec, opts: CrossOptions): Promise<C
     // The arches compress at the same time: each gets its share of the cores, so four
     // arches on a two-core laptop start four deflate threads, not sixteen.
     const gzipWorkers = Math.max(1, Math.floor(availableParallelism() / arches.length));
-    const work = { stage, out, cacheDir: opts.cacheDir ?? join(stage, 'cache'), now: Math.floor(Date.now() / 1000), gzipWorkers };
+    const work = { stage, out, cacheDir: opts.cacheDir ?? join(stage, 'cache'), now: Math.floor(Date.now() / 1000), gzipWorkers, folderIndexes: new Map() };
     const settled = await Promise.allSettled(arches.map((arch) => buildArch(spec, arch, signer, opts, work)));
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -99,13 +99,15 @@ interface Work {
   cacheDir: string;
   now: number;
   gzipWorkers: number;
+  folderIndexes: PackageOptions['folderIndexes'];
 }
 
 async function buildArch(spec: CrossSpec, arch: string, signer: Signer | undefined, opts: CrossOptions, work: Work): Promise<CrossResult> {
   try {
     const debarch = debianArchFor(arch, { raspbian: spec.raspbian });
     const { repositories, http, insecure } = opts;
-    const debs = await packagesFor(spec, debarch, { repositories, cacheDir: work.cacheDir, http, insecure });
+    const { cacheDir, folderIndexes } = work;
+    const debs = await packagesFor(spec, debarch, { repositories, cacheDir, http, insecure, folderIndexes });
     const composed = await composeImage({
       debs: debs.map((d) => ({ name: d.pkg.name, path: d.path })),
       files: filesFor(spec, { arch, debarch }),

@@ -1,5 +1,5 @@
 import { hostAptSources } from '../../debian/apt-sources.ts';
-import { ArchNotInSource, fetchDeb, loadIndex } from '../../debian/repository.ts';
+import { ArchNotInSource, fetchDeb, loadIndex, type RepoOptions } from '../../debian/repository.ts';
 import { resolvePackages } from '../../debian/resolve.ts';
 import type { PackageInfo, RepoSource } from '../../debian/types.ts';
 import type { HttpGetOptions } from '../../fetch/http-get.ts';
@@ -14,6 +14,8 @@ export interface PackageOptions {
   cacheDir: string;
   http?: HttpGetOptions;
   insecure?: boolean;
+  /** Shared by the arches of one build (RepoOptions.folderIndexes). */
+  folderIndexes?: RepoOptions['folderIndexes'];
 }
 
 /**
@@ -27,11 +29,11 @@ export async function packagesFor(spec: CrossSpec, debarch: string, opts: Packag
   if (sources.length === 0) {
     throw new UserError('the spec names packages but no repository: add repositories to the spec or pass --repository (this host has no apt sources)');
   }
-  const { cacheDir, http, insecure } = opts;
+  const { cacheDir, http, insecure, folderIndexes } = opts;
   const sourceOf = new Map<PackageInfo, RepoSource>();
   const skipped: ArchNotInSource[] = [];
   for (const source of sources) {
-    const index = await loadIndex(source, debarch, { cacheDir, http, insecure }).catch((err: unknown) => {
+    const index = await loadIndex(source, debarch, { cacheDir, http, insecure, folderIndexes }).catch((err: unknown) => {
       if (!(err instanceof ArchNotInSource)) throw err;
       skipped.push(err);
       return [];

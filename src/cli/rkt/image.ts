@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { imageCatManifestCommand } from './image/cat-manifest.ts';
+import { imageExportBundleCommand, imageImportBundleCommand } from './image/bundle.ts';
 import { imageExportCommand } from './image/export.ts';
 import { imageExtractCommand, imageRenderCommand } from './image/extract.ts';
 import { imageGcCommand } from './image/gc.ts';
@@ -12,13 +13,15 @@ import type { GlobalArgs } from './global.ts';
 // must already be stored (rkt fetch).
 export const imageCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'image <command>',
-  describe: 'Work with the local image store: list, rm, cat-manifest, export, extract, render, gc, verify',
+  describe: 'Work with the local image store: list, rm, cat-manifest, export, export-bundle, import-bundle, extract, render, gc, verify',
   builder: (y) =>
     y
       .command(imageListCommand)
       .command(imageRmCommand)
       .command(imageCatManifestCommand)
       .command(imageExportCommand)
+      .command(imageExportBundleCommand)
+      .command(imageImportBundleCommand)
       .command(imageExtractCommand)
       .command(imageRenderCommand)
       .command(imageGcCommand)
