@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
-import { benchTmp, repoRoot } from './lib/paths.ts';
+import { actool, benchTmp, repoRoot } from './lib/paths.ts';
 import { ensureImageLayout } from './lib/tree.ts';
 import type { BenchCase, Runner } from './lib/types.ts';
 
@@ -11,7 +11,6 @@ const layout = join(root, 'layout');
 const tarball = join(root, 'layout.tar');
 const out = join(root, 'out');
 const filter = join(root, 'pgzip-filter.mjs');
-const actool = join(repoRoot, 'dist', 'actool');
 
 const tar = `tar -C ${layout} -cf - .`;
 const missing = (tool: string) => () => (spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0 ? null : `${tool} not installed`);

@@ -5,7 +5,7 @@ import { imageFile } from '../src/build/cross/layout.ts';
 import { readSpecFile } from '../src/build/cross/spec.ts';
 import { debianArchFor } from '../src/debian/arch-map.ts';
 import { readDebControl } from '../src/debian/deb.ts';
-import { benchTmp, repoRoot } from './lib/paths.ts';
+import { actool, benchTmp, repoRoot } from './lib/paths.ts';
 import { median, type CaseResult } from './lib/report.ts';
 import type { BenchCase } from './lib/types.ts';
 
@@ -17,7 +17,6 @@ const root = join(benchTmp, 'cross-v1');
 const debs = join(root, 'debs');
 const done = join(root, 'complete');
 const work = join(root, 'runs');
-const actool = join(repoRoot, 'dist', 'actool');
 const specFile = join(repoRoot, 'images', 'busybox', 'spec.yaml');
 const spec = readSpecFile(specFile);
 const PACKAGE = 'busybox-static';

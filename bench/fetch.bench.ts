@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gpg } from '../test/trust/helpers.ts';
-import { benchTmp, repoRoot } from './lib/paths.ts';
+import { actool, benchTmp, rkt } from './lib/paths.ts';
 import { median, type CaseResult } from './lib/report.ts';
 import { ensureImageLayout } from './lib/tree.ts';
 import type { BenchCase } from './lib/types.ts';
@@ -19,8 +19,6 @@ const gnupg = join(root, 'gnupg');
 const localConfig = join(root, 'etc-rkt');
 const done = join(root, 'complete');
 const work = join(root, 'runs');
-const actool = join(repoRoot, 'dist', 'actool');
-const rkt = join(repoRoot, 'dist', 'rkt');
 /** The layout's manifest names the image example.com/bench; the key is trusted for that prefix. */
 const PREFIX = 'example.com/bench';
 

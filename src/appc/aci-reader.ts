@@ -27,7 +27,7 @@ export interface AciContents {
 const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 /** The tar member types an entry may have (tar-stream's names, as AciEntryType has them). */
-export const ENTRY_TYPES: ReadonlySet<string> = new Set<AciEntryType>([
+const ENTRY_TYPES: ReadonlySet<string> = new Set<AciEntryType>([
   'file',
   'directory',
   'symlink',
@@ -53,8 +53,7 @@ export async function readAci(source: Readable, onEntry?: OnEntry): Promise<AciC
   let failure: unknown;
 
   const visit = async (header: Header, stream: TarBody): Promise<void> => {
-    const type = header.type === 'contiguous-file' ? 'file' : header.type;
-    if (!ENTRY_TYPES.has(type)) throw new UserError(`aci: entry "${header.name}" has an unsupported type`);
+    const type = entryTypeOf(header, 'aci');
     const path = rules.admit({ name: header.name, type, size: header.size, linkname: header.linkname ?? undefined });
     const entry = path === null ? undefined : entryFromHeader(path, type, header);
     if (entry) entries.push(entry);
@@ -105,6 +104,13 @@ export async function readAciFile(path: string, onEntry?: OnEntry): Promise<AciC
   // Opening first reports a missing file as itself, not as a broken archive.
   const handle = await open(path, 'r');
   return readAci(handle.createReadStream(), onEntry);
+}
+
+/** The entry type of a tar header, refused (with `label` in front) when an image cannot hold it. */
+export function entryTypeOf(header: Header, label: string): AciEntryType {
+  const type = header.type === 'contiguous-file' ? 'file' : header.type;
+  if (!ENTRY_TYPES.has(type)) throw new UserError(`${label}: entry "${header.name}" has an unsupported type`);
+  return type as AciEntryType;
 }
 
 /** The entry a tar header describes, at the normalized `path`. */

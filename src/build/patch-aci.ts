@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { once } from 'node:events';
+import { buffer } from 'node:stream/consumers';
 import { readAciFile } from '../appc/aci-reader.ts';
 import type { AciEntry } from '../appc/aci-entry.ts';
 import { imageIdHasher } from '../appc/image-id.ts';
@@ -48,7 +49,7 @@ export async function patchAci(input: string, output: string, opts: PatchOptions
 async function copyEntries(input: string, tar: PassThrough, newManifest: (own: ImageManifest) => string): Promise<void> {
   await readAciFile(input, async (entry, body) => {
     if (entry.path === 'manifest') {
-      const bytes = Buffer.from(newManifest(parseImageManifest(await readAll(body))));
+      const bytes = Buffer.from(newManifest(parseImageManifest(await buffer(body))));
       await writeEntry(tar, { ...entry, size: bytes.length }, bytes);
     } else {
       await writeEntry(tar, entry, body);
@@ -68,10 +69,4 @@ async function writeEntry(tar: PassThrough, entry: AciEntry, body: Readable | Bu
 
 async function write(stream: PassThrough, chunk: Buffer): Promise<void> {
   if (!stream.write(chunk)) await once(stream, 'drain');
-}
-
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -1,8 +1,8 @@
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { AciEntry, AciEntryType } from '../appc/aci-entry.ts';
-import { ENTRY_TYPES, entryFromHeader } from '../appc/aci-reader.ts';
+import type { AciEntry } from '../appc/aci-entry.ts';
+import { entryFromHeader, entryTypeOf } from '../appc/aci-reader.ts';
 import { decompressed } from '../appc/compression.ts';
 import { normalizeEntryPath } from '../appc/tar-path.ts';
 import { TreeRules, safeEntryPath } from '../appc/tree-rules.ts';
@@ -107,13 +107,12 @@ async function readControl(deb: OpenDeb): Promise<DebControl> {
 async function readData(deb: OpenDeb, onEntry: OnDebEntry): Promise<void> {
   const rules = new TreeRules(deb.label);
   await walkTar(await unpacked(deb, deb.data), `${deb.label}: ${deb.data.name}`, async (header, body) => {
-    const type = header.type === 'contiguous-file' ? 'file' : header.type;
-    if (!ENTRY_TYPES.has(type)) throw new UserError(`${deb.label}: entry "${header.name}" has an unsupported type`);
+    const type = entryTypeOf(header, deb.label);
     const path = safeEntryPath(header.name, deb.label);
     // "./", the root itself, carries nothing.
     if (path === '' && type === 'directory') return;
-    rules.add(path, { name: header.name, type: type as AciEntryType, size: header.size, linkname: header.linkname ?? undefined });
-    const entry = entryFromHeader(path, type as AciEntryType, header);
+    rules.add(path, { name: header.name, type, size: header.size, linkname: header.linkname ?? undefined });
+    const entry = entryFromHeader(path, type, header);
     if (type === 'link') entry.linkname = normalizeEntryPath(entry.linkname ?? '');
     await onEntry(entry, body);
   });

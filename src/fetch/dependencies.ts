@@ -5,7 +5,7 @@ import { decompressed } from '../appc/compression.ts';
 import { imageIdHasher } from '../appc/image-id.ts';
 import type { Dependency } from '../appc/types.ts';
 import { UserError } from '../util/errors.ts';
-import type { Host, ImageRequest } from './match.ts';
+import { hostDefaults, type Host, type ImageRequest } from './match.ts';
 
 // Dependencies (appc aci.md, "Dependency Matching") are fetched by name and labels like
 // any image. The host's os and arch fill labels a dependency leaves out, so discovery
@@ -17,9 +17,8 @@ import type { Host, ImageRequest } from './match.ts';
 /** The request for a dependency, and how to name it in messages ("name,label=value"). */
 export function dependencyRequest(dep: Dependency, host: Host): { ref: string; req: ImageRequest } {
   const labels = Object.fromEntries(dep.labels.map((l) => [l.name, l.value]));
-  const defaults = Object.fromEntries(Object.entries({ os: host.os, arch: host.arch }).filter(([k]) => !(k in labels)));
   const ref = [dep.imageName, ...dep.labels.map((l) => `${l.name}=${l.value}`)].join(',');
-  return { ref, req: { name: dep.imageName, labels, defaults } };
+  return { ref, req: { name: dep.imageName, labels, defaults: hostDefaults(labels, host) } };
 }
 
 /** A key that is the same for the same name and labels, whatever their order. */

@@ -18,7 +18,7 @@ import { log } from '../util/log.ts';
 import { checkDependency, dependencyKey, dependencyRequest, measureImage } from './dependencies.ts';
 import { discover } from './discover.ts';
 import { download, HttpStatusError, type DownloadOptions } from './download.ts';
-import { mismatch, platformProblem, type Host, type ImageRequest } from './match.ts';
+import { hostDefaults, mismatch, platformProblem, type Host, type ImageRequest } from './match.ts';
 import { classifySource, type ImageSource } from './source.ts';
 
 // rkt fetch: an image from a file, a URL or an appc name (by discovery) into the store,
@@ -97,8 +97,7 @@ class Fetcher {
         return this.#fetchUrl(source.url, { what: ref, req: ANY, signature });
       case 'name': {
         const { name, labels } = parseImageRef(source.ref);
-        const defaults = Object.fromEntries(Object.entries({ os: this.#host.os, arch: this.#host.arch }).filter(([k]) => !(k in labels)));
-        return this.#fetchByName({ what: ref, req: { name, labels, defaults }, signature });
+        return this.#fetchByName({ what: ref, req: { name, labels, defaults: hostDefaults(labels, this.#host) }, signature });
       }
     }
   }

@@ -45,7 +45,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** GET `url` and read the body as text, following redirects. Non-2xx statuses are returned, not thrown. */
 export async function getText(url: string, opts: HttpGetOptions = {}): Promise<HttpText> {
   const { res, url: answered } = await httpGet(url, opts);
-  return { status: res.statusCode ?? 0, url: answered, text: await readBody(res, opts.maxBytes ?? 1 << 20) };
+  return { status: res.statusCode ?? 0, url: answered, text: (await readBody(res, opts.maxBytes ?? 1 << 20)).toString('utf8') };
 }
 
 /**
@@ -113,16 +113,24 @@ function isIp(hostname: string): boolean {
   return /^[0-9.]+$/.test(hostname) || hostname.startsWith('[');
 }
 
-async function readBody(res: http.IncomingMessage, maxBytes: number): Promise<string> {
+/**
+ * The whole body of `res`, refusing (and dropping the connection) past `maxBytes`;
+ * `tooLarge` makes the error a caller wants to show.
+ */
+export async function readBody(
+  res: http.IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => Error = () => new Error(`response larger than ${maxBytes} bytes`),
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > maxBytes) {
       res.destroy();
-      throw new Error(`response larger than ${maxBytes} bytes`);
+      throw tooLarge();
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }

@@ -19,6 +19,11 @@ export interface Host {
   arch: string;
 }
 
+/** The host's os and arch for the labels a request leaves out (its `defaults`). */
+export function hostDefaults(labels: Record<string, string>, host: Host): Record<string, string> {
+  return Object.fromEntries(Object.entries({ os: host.os, arch: host.arch }).filter(([k]) => !(k in labels)));
+}
+
 /**
  * Why `image` does not answer `req` on `host`, as a one-line message, or undefined
  * when it does. "version=latest" matches any version: it is discovery's default, and

@@ -1,9 +1,9 @@
-import { promises as fsp } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { IMAGE_ID_PREFIX } from '../appc/image-id.ts';
 import { parallelGzip } from '../appc/pgzip.ts';
 import type { RktContext } from '../config/context.ts';
+import { exists } from '../store/image-write.ts';
 import { resolveImage } from '../store/lookup.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ExitCode, UserError } from '../util/errors.ts';
@@ -41,14 +41,4 @@ function checkId(id: string): Transform {
       );
     },
   });
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fsp.lstat(file).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
 }

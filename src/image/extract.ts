@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { RktContext } from '../config/context.ts';
 import { resolveLayers } from '../store/dependencies.ts';
 import { extractLayers, type ExtractLayer } from '../store/extract.ts';
+import { exists } from '../store/image-write.ts';
 import { resolveImage } from '../store/lookup.ts';
 import { syncTree } from '../sys/sync-tree.ts';
 import { syncDirectory, temporaryNameFor } from '../util/atomic-file.ts';
@@ -74,14 +75,4 @@ async function replaceDir(fresh: string, target: string): Promise<void> {
   );
   await fsp.rename(fresh, target);
   if (hadOld) await fsp.rm(old, { recursive: true, force: true });
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return false;
-      throw err;
-    },
-  );
 }

@@ -114,7 +114,7 @@ export class TreeRoot {
 }
 
 /** Layer (1): a path must be relative, normalized and free of "..". */
-export function checkRelative(rel: string, rootAllowed: boolean): void {
+function checkRelative(rel: string, rootAllowed: boolean): void {
   const reason = unsafePathReason(rel) ?? (normalizeEntryPath(rel) === rel ? undefined : 'is not normalized');
   if (reason) throw new UserError(`extract: path "${rel}" ${reason}`);
   if (rel === '' && !rootAllowed) throw new UserError('extract: an entry has an empty path');

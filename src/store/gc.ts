@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import { join, relative } from 'node:path';
 import { LockBusyError, tryLockFile, withLock, type FileLock } from '../sys/flock.ts';
 import { ImageNotStoredError, removeImage } from './image-remove.ts';
-import { listIds, listRecords } from './index-db.ts';
+import { filesWithoutRecord, listIds, listRecords } from './index-db.ts';
 import type { StorePaths } from './layout.ts';
 import { listTrees, removeTreeLocked } from './tree-store.ts';
 import type { GcReport } from './types.ts';
@@ -109,11 +109,7 @@ function lockIfPresent(path: string): FileLock | null {
 async function sweepOrphans(paths: StorePaths): Promise<string[]> {
   const removed: string[] = [];
   const ids = new Set(await listIds(paths));
-  const candidates = new Set<string>((await fsp.readdir(paths.manifestDir)).filter((n) => !ids.has(n)));
-  for (const name of await fsp.readdir(paths.signatureDir)) if (!ids.has(name.replace(/\.asc$/, ''))) candidates.add(name.replace(/\.asc$/, ''));
-  for (const shard of await fsp.readdir(paths.blobRoot)) {
-    for (const name of await fsp.readdir(join(paths.blobRoot, shard))) if (!ids.has(name)) candidates.add(name);
-  }
+  const candidates = new Set((await filesWithoutRecord(paths, ids)).map((f) => f.id));
   for (const id of candidates) {
     await removeIfFree(paths.imageLock(id), async () => {
       if (new Set(await listIds(paths)).has(id)) return; // committed meanwhile

@@ -1,4 +1,5 @@
 import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { isImageId } from '../appc/image-id.ts';
 import { withLock } from '../sys/flock.ts';
 import { syncDirectory } from '../util/atomic-file.ts';
@@ -21,6 +22,23 @@ export async function listIds(paths: StorePaths): Promise<string[]> {
     .filter((n) => n.endsWith(RECORD_SUFFIX))
     .map((n) => n.slice(0, -RECORD_SUFFIX.length))
     .filter(isImageId);
+}
+
+/**
+ * Blobs, manifests and signatures of images not in `ids`: what an interrupted write or
+ * rm leaves. Each comes with the image ID its name gives.
+ */
+export async function filesWithoutRecord(paths: StorePaths, ids: Set<string>): Promise<{ id: string; path: string }[]> {
+  const found: { id: string; path: string }[] = [];
+  for (const shard of await fsp.readdir(paths.blobRoot)) {
+    for (const id of await fsp.readdir(join(paths.blobRoot, shard))) if (!ids.has(id)) found.push({ id, path: join(paths.blobRoot, shard, id) });
+  }
+  for (const id of await fsp.readdir(paths.manifestDir)) if (!ids.has(id)) found.push({ id, path: paths.manifest(id) });
+  for (const name of await fsp.readdir(paths.signatureDir)) {
+    const id = name.replace(/\.asc$/, '');
+    if (!ids.has(id)) found.push({ id, path: join(paths.signatureDir, name) });
+  }
+  return found;
 }
 
 /** The record, undefined when the image is not stored; a damaged one throws. */

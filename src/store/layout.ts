@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { IMAGE_ID_PREFIX } from '../appc/image-id.ts';
 
 // The store on disk, under <dir>/cas/ (after CoreOS rkt's cas and tree store):
 //
@@ -26,7 +27,7 @@ import { join } from 'node:path';
 // are held for a few syscalls only, and nothing waits for another lock while holding
 // them, so no two rkt processes can wait for each other.
 
-export const SHA512_DIR = 'sha512';
+const SHA512_DIR = 'sha512';
 
 export class StorePaths {
   readonly root: string;
@@ -46,7 +47,7 @@ export class StorePaths {
 
   /** The shard directory holding a blob: the first two hex digits of the hash. */
   blobShard(id: string): string {
-    return join(this.blobRoot, id.slice('sha512-'.length, 'sha512-'.length + 2));
+    return join(this.blobRoot, id.slice(IMAGE_ID_PREFIX.length, IMAGE_ID_PREFIX.length + 2));
   }
 
   blob(id: string): string {

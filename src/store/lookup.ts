@@ -9,7 +9,7 @@ import type { ImageRecord } from './types.ts';
 // Only the local store is consulted: these commands never fetch.
 
 /** An argument starting with "sha512-" is an ID (or a prefix of one), as in rkt. */
-export function isIdRef(ref: string): boolean {
+function isIdRef(ref: string): boolean {
   return ref.startsWith(IMAGE_ID_PREFIX);
 }
 

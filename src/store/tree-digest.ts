@@ -9,7 +9,7 @@ import { walkTree, type WalkedPath } from '../appc/tree-walk.ts';
 // out: they say nothing about what a pod would run. Computed when the tree is rendered
 // and stored in `.complete`; verify recomputes it.
 
-export const DIGEST_PREFIX = 'sha512-';
+const DIGEST_PREFIX = 'sha512-';
 
 export async function treeDigest(treeDir: string): Promise<string> {
   const digest = createHash('sha512');

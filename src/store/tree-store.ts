@@ -11,7 +11,7 @@ import type { StorePaths } from './layout.ts';
 
 /** Bump when extraction changes what a tree holds, so old trees are not reused. */
 const TREE_FORMAT = 'rkt-tree-v1';
-export const TREE_ID_PREFIX = 'deps-';
+const TREE_ID_PREFIX = 'deps-';
 export const COMPLETE_FILE = '.complete';
 export const LAYERS_FILE = 'layers';
 

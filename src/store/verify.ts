@@ -5,7 +5,7 @@ import { LockBusyError, withLock } from '../sys/flock.ts';
 import { describeError } from '../util/errors.ts';
 import { removeImage } from './image-remove.ts';
 import { exists } from './image-write.ts';
-import { deleteRecord, listIds, readRecord } from './index-db.ts';
+import { deleteRecord, filesWithoutRecord, listIds, readRecord } from './index-db.ts';
 import type { StorePaths } from './layout.ts';
 import { treeDigest } from './tree-digest.ts';
 import { completeDigest, listTrees, lockTree, removeTreeLocked, treeImages } from './tree-store.ts';
@@ -109,15 +109,7 @@ async function repairTree(paths: StorePaths, treeId: string, repair: boolean): P
 
 /** Blobs, manifests and signatures without a record, and everything in tmp/. */
 async function strayFiles(paths: StorePaths, ids: Set<string>): Promise<string[]> {
-  const found: string[] = [];
-  for (const shard of await fsp.readdir(paths.blobRoot)) {
-    const names = await fsp.readdir(join(paths.blobRoot, shard));
-    found.push(...names.filter((n) => !ids.has(n)).map((n) => join(paths.blobRoot, shard, n)));
-  }
-  const manifests = await fsp.readdir(paths.manifestDir);
-  found.push(...manifests.filter((n) => !ids.has(n)).map((n) => paths.manifest(n)));
-  const signatures = await fsp.readdir(paths.signatureDir);
-  found.push(...signatures.filter((n) => !ids.has(n.replace(/\.asc$/, ''))).map((n) => join(paths.signatureDir, n)));
+  const found = (await filesWithoutRecord(paths, ids)).map((f) => f.path);
   found.push(...(await fsp.readdir(paths.tmpDir)).map((n) => join(paths.tmpDir, n)));
   return found.map((p) => relative(paths.root, p));
 }

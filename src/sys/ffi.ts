@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import type koffi from 'koffi';
 import { UserError, describeError } from '../util/errors.ts';
 import { requireKoffi } from './koffi-require.ts';
@@ -60,4 +61,10 @@ function load(): { koffi: Koffi } | { error: UserError } {
   } catch (err) {
     return fail(describeError(err));
   }
+}
+
+/** A failed call's `errno` (as koffi.errno() gives it, positive) as a Node-style system error. */
+export function errnoError(syscall: string, path: string, errno: number): NodeJS.ErrnoException {
+  const code = getSystemErrorName(-errno);
+  return Object.assign(new Error(`${syscall} \`${path}\`: ${code}`), { syscall, path, errno: -errno, code });
 }

@@ -1,5 +1,4 @@
-import { getSystemErrorName } from 'node:util';
-import type { Koffi } from './ffi.ts';
+import { errnoError, type Koffi } from './ffi.ts';
 import type { TryFlock } from './flock-variant.ts';
 
 // flock(2) through koffi: one library call per attempt.
@@ -19,12 +18,7 @@ export function ffiFlock(koffi: Koffi): TryFlock {
       if (flock(fd, operation) === 0) return true;
       const errno = koffi.errno();
       if (errno === EWOULDBLOCK) return false;
-      if (errno !== EINTR) throw flockError(errno, path);
+      if (errno !== EINTR) throw errnoError('flock', path, errno);
     }
   };
-}
-
-function flockError(errno: number, path: string): NodeJS.ErrnoException {
-  const code = getSystemErrorName(-errno);
-  return Object.assign(new Error(`flock \`${path}\`: ${code}`), { syscall: 'flock', path, errno, code });
 }

@@ -1,7 +1,6 @@
 import { spawnSync, type StdioOptions } from 'node:child_process';
-import { getSystemErrorName } from 'node:util';
 import { UserError } from '../util/errors.ts';
-import { loadFfi, type Koffi } from './ffi.ts';
+import { errnoError, loadFfi, type Koffi } from './ffi.ts';
 
 // mknod(2) through koffi, for the FIFOs and device nodes of an image: Node has no
 // binding for either. glibc only exports `mknod` since 2.33 (Raspberry Pi OS bullseye
@@ -55,12 +54,7 @@ function mkfifo(path: string, mode: number): void {
 }
 
 /** The kernel's 32-bit device number (new_encode_dev), which mknodat takes. */
-export function kernelDeviceNumber(major: number, minor: number): number {
+function kernelDeviceNumber(major: number, minor: number): number {
   if (major > 0xfff || minor > 0xfffff) throw new UserError(`mknod: device ${major}:${minor} is out of range`);
   return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
-}
-
-function errnoError(syscall: string, path: string, errno: number): NodeJS.ErrnoException {
-  const code = getSystemErrorName(-errno);
-  return Object.assign(new Error(`${syscall} \`${path}\`: ${code}`), { syscall, path, errno: -errno, code });
 }

@@ -1,7 +1,6 @@
 import { open, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getSystemErrorName } from 'node:util';
-import { loadFfi } from './ffi.ts';
+import { errnoError, loadFfi } from './ffi.ts';
 
 // A rendered tree is made durable once, at the end: an fsync per file costs a
 // round trip to the SD card for each of 20,000 files, while syncfs(2) on any fd of
@@ -23,10 +22,7 @@ export async function syncTree(dir: string): Promise<void> {
   syncfsFn ??= koffi.load(null).func('int syncfs(int fd)') as Syncfs;
   const handle = await open(dir, 'r');
   try {
-    if (syncfsFn(handle.fd) !== 0) {
-      const code = getSystemErrorName(-koffi.errno());
-      throw Object.assign(new Error(`syncfs \`${dir}\`: ${code}`), { syscall: 'syncfs', path: dir, code });
-    }
+    if (syncfsFn(handle.fd) !== 0) throw errnoError('syncfs', dir, koffi.errno());
   } finally {
     await handle.close();
   }

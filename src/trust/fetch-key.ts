@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { httpGet, type HttpGetOptions } from '../fetch/http-get.ts';
+import { httpGet, readBody, type HttpGetOptions } from '../fetch/http-get.ts';
 import { ExitCode, UserError } from '../util/errors.ts';
 
 export interface FetchedKey {
@@ -41,19 +41,6 @@ export async function fetchKey(location: string, opts: HttpGetOptions = {}): Pro
     res.resume();
     throw new UserError(`trust: cannot get key ${location}: the server answered ${res.statusCode}`);
   }
-  return { bytes: await readBody(res, location), location: url, verifiedHttps: url.startsWith('https:') && !opts.insecureTls };
-}
-
-async function readBody(body: AsyncIterable<Buffer> & { destroy(): void }, location: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_KEY_BYTES) {
-      body.destroy();
-      throw new UserError(`trust: ${location} sent more than ${MAX_KEY_BYTES} bytes, too much for a public key`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+  const tooLarge = () => new UserError(`trust: ${location} sent more than ${MAX_KEY_BYTES} bytes, too much for a public key`);
+  return { bytes: await readBody(res, MAX_KEY_BYTES, tooLarge), location: url, verifiedHttps: url.startsWith('https:') && !opts.insecureTls };
 }

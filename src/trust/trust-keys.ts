@@ -6,7 +6,7 @@ import type { HttpGetOptions } from '../fetch/http-get.ts';
 import { ExitCode, UserError } from '../util/errors.ts';
 import { fetchKey } from './fetch-key.ts';
 import { Keystore, type TrustedKey } from './keystore.ts';
-import { readPublicKeys } from './pgp-key.ts';
+import { normalizeFingerprint, readPublicKeys } from './pgp-key.ts';
 import { confirmTrust, describeKey } from './review.ts';
 import { checkPrefix, describeScope, type TrustScope } from './scope.ts';
 
@@ -86,4 +86,31 @@ async function discoverKeys(scope: TrustScope, http: HttpGetOptions): Promise<st
     throw new UserError('trust: --root needs a key file or URL: root keys are never discovered', ExitCode.usage);
   }
   return discoverPubkeys(checkPrefix(scope.prefix), { ...http, insecure: http.allowHttp ?? false });
+}
+
+export interface UntrustOutcome {
+  fingerprint: string;
+  /** Local key files deleted. */
+  removed: string[];
+  /** Empty local files written over system keys. */
+  masked: string[];
+}
+
+/**
+ * `rkt trust --remove`: stops trusting a key in `scope` (or, without one, everywhere; see
+ * Keystore.remove). Fails when the key still applies to `scope` from a scope above it, so
+ * that a user who removed it is never left trusting it unawares.
+ */
+export async function untrustKey(ctx: RktContext, fingerprintInput: string, scope?: TrustScope): Promise<UntrustOutcome> {
+  const fingerprint = normalizeFingerprint(fingerprintInput);
+  const keystore = new Keystore(ctx);
+  const result = await keystore.remove(fingerprint, scope);
+  const still = scope && (await keystore.trusted(fingerprint, scope));
+  if (still) {
+    const flag = 'root' in still.scope ? '--root' : `--prefix=${still.scope.prefix}`;
+    throw new UserError(
+      `trust: key ${fingerprint} still applies to ${describeScope(scope)}: it is trusted for ${describeScope(still.scope)} (${still.path}); remove it there with ${flag}`,
+    );
+  }
+  return { fingerprint, ...result };
 }

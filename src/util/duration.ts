@@ -24,12 +24,3 @@ export function parseDuration(text: string, flag: string): number {
   }
   return Math.round(total);
 }
-
-/** Go's spelling of a duration: 86400000 -> "24h0m0s". */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  const h = Math.floor(ms / 3_600_000);
-  const m = Math.floor((ms % 3_600_000) / 60_000);
-  const s = (ms % 60_000) / 1000;
-  return h > 0 ? `${h}h${m}m${s}s` : m > 0 ? `${m}m${s}s` : `${s}s`;
-}

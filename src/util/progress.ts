@@ -33,7 +33,7 @@ export function progressMeter(label: string, total?: number, out: NodeJS.WriteSt
   });
 }
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB'];
   let i = 0;
   while (n >= 1000 && i < units.length - 1) {

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { sha256File } from '../../debian/repo-files.ts';
 import { syncDirectory } from '../../util/atomic-file.ts';
 import { UserError } from '../../util/errors.ts';
 
@@ -41,12 +40,6 @@ export async function publish(staged: string, outDir: string, overwrite: boolean
 async function sameContent(a: string, b: string): Promise<boolean> {
   const [sa, sb] = await Promise.all([fsp.stat(a), fsp.stat(b)]);
   if (!sb.isFile() || sa.size !== sb.size) return false;
-  const [ha, hb] = await Promise.all([sha256(a), sha256(b)]);
+  const [ha, hb] = await Promise.all([sha256File(a), sha256File(b)]);
   return ha === hb;
-}
-
-async function sha256(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
 }

@@ -1,5 +1,6 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createMessage, decryptKey, readPrivateKey, sign, type PrivateKey } from 'openpgp';
 import { isArmored, reason } from '../../trust/pgp-key.ts';
@@ -35,7 +36,7 @@ export async function loadSigner(keyFile: string, passphrase: string | undefined
     async sign(file) {
       const message = await createMessage({ binary: Readable.toWeb(createReadStream(file)) as WebReadableStream<Uint8Array> });
       const armored = await sign({ message, signingKeys: key, detached: true, format: 'armored', date, config });
-      return readAll(armored as unknown as WebReadableStream<string>);
+      return text(armored as unknown as WebReadableStream<string>);
     },
   };
 }
@@ -59,10 +60,4 @@ async function unlock(key: PrivateKey, keyFile: string, passphrase: string | und
   } catch (err) {
     throw new UserError(`cross: cannot unlock --sign-key ${keyFile} with ${PASSPHRASE_ENV} (${reason(err)})`);
   }
-}
-
-async function readAll(stream: WebReadableStream<string>): Promise<string> {
-  let text = '';
-  for await (const part of stream) text += part;
-  return text;
 }

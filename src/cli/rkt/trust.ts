@@ -1,8 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { Keystore, type TrustedKeyInfo } from '../../trust/keystore.ts';
-import { normalizeFingerprint } from '../../trust/pgp-key.ts';
 import { checkPrefix, describeScope, ROOT, type TrustScope } from '../../trust/scope.ts';
-import { trustKeys, type TrustOutcome } from '../../trust/trust-keys.ts';
+import { trustKeys, untrustKey, type TrustOutcome, type UntrustOutcome } from '../../trust/trust-keys.ts';
 import { ExitCode, UserError } from '../../util/errors.ts';
 import { printJson, withFormat, type Format } from '../format.ts';
 import { networkFrom, withNetworkOptions, type NetworkArgs } from '../network-options.ts';
@@ -41,25 +40,9 @@ export const trustCommand: CommandModule<GlobalArgs, Args> = {
     // Checked here rather than with yargs' `conflicts`, which counts a default as given.
     const mode = checkMode(args);
     const ctx = contextFrom(args);
-    const keystore = new Keystore(ctx);
-    if (mode === 'list') return printList(args.format, await keystore.list());
+    if (mode === 'list') return printList(args.format, await new Keystore(ctx).list());
     const scope = scopeFrom(args);
-    if (mode === 'remove') {
-      const fingerprint = normalizeFingerprint(args.remove!);
-      const result = await keystore.remove(fingerprint, scope);
-      const still = scope && (await keystore.trusted(fingerprint, scope));
-      if (still) {
-        const flag = 'root' in still.scope ? '--root' : `--prefix=${still.scope.prefix}`;
-        throw new UserError(`trust: key ${fingerprint} still applies to ${describeScope(scope)}: it is trusted for ${describeScope(still.scope)} (${still.path}); remove it there with ${flag}`);
-      }
-      if (printJson(args.format, { fingerprint, ...result })) return;
-      for (const path of result.removed) process.stdout.write(`Removed ${path}\n`);
-      for (const path of result.masked) process.stdout.write(`Masked the system key with an empty ${path}\n`);
-      if (result.removed.length + result.masked.length === 0) {
-        process.stdout.write(`Key ${fingerprint} was not trusted${scope ? ` for ${describeScope(scope)}` : ''}; nothing to remove\n`);
-      }
-      return;
-    }
+    if (mode === 'remove') return printRemoved(args.format, await untrustKey(ctx, args.remove!, scope), scope);
     if (scope === undefined) {
       throw new UserError('trust: say for which images: --prefix=example.com/app (names under it) or --root (every image)', ExitCode.usage);
     }
@@ -106,4 +89,13 @@ function printList(format: Format, keys: TrustedKeyInfo[]): void {
   const rows = [['FINGERPRINT', 'SCOPE', 'LAYER', 'USER IDS'], ...keys.map((k) => [k.fingerprint, 'root' in k.scope ? 'root' : k.scope.prefix, k.layer, k.userIds.join(', ')])];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   process.stdout.write(rows.map((r) => `${r.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c)).join('  ')}\n`).join(''));
+}
+
+function printRemoved(format: Format, result: UntrustOutcome, scope: TrustScope | undefined): void {
+  if (printJson(format, result)) return;
+  for (const path of result.removed) process.stdout.write(`Removed ${path}\n`);
+  for (const path of result.masked) process.stdout.write(`Masked the system key with an empty ${path}\n`);
+  if (result.removed.length + result.masked.length === 0) {
+    process.stdout.write(`Key ${result.fingerprint} was not trusted${scope ? ` for ${describeScope(scope)}` : ''}; nothing to remove\n`);
+  }
 }
