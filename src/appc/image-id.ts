@@ -12,6 +12,14 @@ export function isImageId(s: string): boolean {
   return IMAGE_ID_RE.test(s);
 }
 
+/** Hex digits of an ID shown where a full one would be too long, as rkt shows them. */
+export const SHORT_ID_HEX = 32;
+
+/** `sha512-` and the first SHORT_ID_HEX hex digits: how rkt prints IDs unless asked for all. */
+export function shortId(id: string): string {
+  return id.slice(0, IMAGE_ID_PREFIX.length + SHORT_ID_HEX);
+}
+
 export function imageIdOfBuffer(buf: Uint8Array): string {
   return IMAGE_ID_PREFIX + createHash('sha512').update(buf).digest('hex');
 }

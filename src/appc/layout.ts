@@ -1,6 +1,7 @@
-import { lstat, readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.ts';
+import { lstatOrUndefined } from '../util/fs.ts';
 import { parseImageManifest } from './image-manifest.ts';
 import type { ImageManifest } from './types.ts';
 
@@ -32,11 +33,3 @@ export async function validateLayout(dir: string): Promise<ImageManifest> {
   return parseImageManifest(await readFile(join(dir, 'manifest')));
 }
 
-async function lstatOrUndefined(path: string) {
-  try {
-    return await lstat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}

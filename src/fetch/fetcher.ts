@@ -13,7 +13,7 @@ import { Store } from '../store/store.ts';
 import type { ImageRecord, RemoteInfo } from '../store/types.ts';
 import { Keystore } from '../trust/keystore.ts';
 import { verifyDetached } from '../trust/signature.ts';
-import { UserError } from '../util/errors.ts';
+import { UserError, withContext } from '../util/errors.ts';
 import { log } from '../util/log.ts';
 import { checkDependency, dependencyKey, dependencyRequest, measureImage } from './dependencies.ts';
 import { discover } from './discover.ts';
@@ -174,7 +174,7 @@ class Fetcher {
     try {
       const copy = join(tmp.path, 'image');
       await copyFile(path, copy).catch((err: unknown) => {
-        throw inContext(err, wanted.what);
+        throw withContext(`fetch: ${wanted.what}`, err, 'fetch: ');
       });
       return await this.#import(copy, wanted);
     } finally {
@@ -185,7 +185,7 @@ class Fetcher {
   /** Checks an image file and, with its dependencies stored first, stores it. */
   async #import(file: string, wanted: Wanted, remote?: RemoteInfo): Promise<ImageRecord> {
     const manifest = await peekManifest(file).catch((err: unknown) => {
-      throw inContext(err, wanted.what);
+      throw withContext(`fetch: ${wanted.what}`, err, 'fetch: ');
     });
     const signature = await this.#verify(file, manifest.name, wanted);
     const problem = mismatch(manifest, wanted.req, this.#host);
@@ -250,7 +250,7 @@ class Fetcher {
         if (exact) await this.#fromStore(exact, { dep, parent: manifest.name });
         else await this.#fetchByName({ what: ref, req, dep: { dep, parent: manifest.name } });
       } catch (err) {
-        throw inContext(err, `dependency ${ref} of ${manifest.name}`);
+        throw withContext(`fetch: dependency ${ref} of ${manifest.name}`, err, 'fetch: ');
       }
     }
   }
@@ -326,8 +326,3 @@ async function peekManifest(file: string): Promise<ImageManifest> {
   }
 }
 
-/** A user error with where it happened in front ("fetch: dependency x of y: ..."). */
-function inContext(err: unknown, context: string): unknown {
-  if (!(err instanceof UserError)) return err;
-  return new UserError(`fetch: ${context}: ${err.message.replace(/^fetch: /, '')}`, err.exitCode, { cause: err });
-}

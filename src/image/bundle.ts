@@ -11,7 +11,7 @@ import { walkTar } from '../debian/tar-walk.ts';
 import { measureImage } from '../fetch/dependencies.ts';
 import { fetchImage } from '../fetch/fetcher.ts';
 import { resolveLayers } from '../store/dependencies.ts';
-import { exists } from '../store/image-write.ts';
+import { exists } from '../util/fs.ts';
 import { resolveImage } from '../store/lookup.ts';
 import type { Store } from '../store/store.ts';
 import { Keystore } from '../trust/keystore.ts';
@@ -20,7 +20,7 @@ import { describeScope } from '../trust/scope.ts';
 import { verifyDetached } from '../trust/signature.ts';
 import { trustKeys, type TrustIo } from '../trust/trust-keys.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
-import { describeError, UserError } from '../util/errors.ts';
+import { describeError, UserError, withContext } from '../util/errors.ts';
 import { exportImage } from './export.ts';
 import { openStore } from './open-store.ts';
 
@@ -92,7 +92,7 @@ export async function exportBundle(
       await exportImage(ctx, id, aci);
       const trustedKeys = await keystore.keysFor(record.name);
       const signer = await verifyDetached(aci, signature, trustedKeys, record.name).catch((err: unknown) => {
-        throw inContext(err, `${record.name} (${id})`);
+        throw withContext(`export-bundle: ${record.name} (${id})`, err);
       });
       const entry: BundleImage = {
         id,
@@ -307,7 +307,3 @@ async function requireTrust(ctx: RktContext, index: BundleIndex, pending: Bundle
   }
 }
 
-function inContext(err: unknown, what: string): unknown {
-  if (!(err instanceof UserError)) return err;
-  return new UserError(`export-bundle: ${what}: ${err.message}`, err.exitCode, { cause: err });
-}

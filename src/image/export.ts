@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { IMAGE_ID_PREFIX } from '../appc/image-id.ts';
 import { parallelGzip } from '../appc/pgzip.ts';
 import type { RktContext } from '../config/context.ts';
-import { exists } from '../store/image-write.ts';
+import { exists } from '../util/fs.ts';
 import { resolveImage } from '../store/lookup.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ExitCode, UserError } from '../util/errors.ts';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { RktContext } from '../config/context.ts';
 import { resolveLayers } from '../store/dependencies.ts';
 import { extractLayers, type ExtractLayer } from '../store/extract.ts';
-import { exists } from '../store/image-write.ts';
+import { exists } from '../util/fs.ts';
 import { resolveImage } from '../store/lookup.ts';
 import { syncTree } from '../sys/sync-tree.ts';
 import { syncDirectory, temporaryNameFor } from '../util/atomic-file.ts';

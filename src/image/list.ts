@@ -1,3 +1,4 @@
+import { shortId } from '../appc/image-id.ts';
 import type { RktContext } from '../config/context.ts';
 import { UserError, ExitCode } from '../util/errors.ts';
 import { openStore } from './open-store.ts';
@@ -128,11 +129,6 @@ function cell(f: ListField, info: ImageInfo, full: boolean, now: Date): string {
     case 'lastused':
       return full ? info.lastUsedTime : relativeTime(info.lastUsedTime, now);
   }
-}
-
-/** `sha512-` and the first 32 hex digits. */
-export function shortId(id: string): string {
-  return id.slice(0, 'sha512-'.length + 32);
 }
 
 /** name:version, as rkt shows it. */

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { lockFile, type FileLock } from '../sys/flock.ts';
 import { UserError } from '../util/errors.ts';
-import { exists } from './image-write.ts';
+import { exists } from '../util/fs.ts';
 import { deleteRecord, readRecord } from './index-db.ts';
 import type { StorePaths } from './layout.ts';
 import { listTrees, lockTree, removeTreeLocked, treeImages } from './tree-store.ts';

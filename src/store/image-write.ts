@@ -4,6 +4,7 @@ import { readAci, type AciContents } from '../appc/aci-reader.ts';
 import { decompressed } from '../appc/compression.ts';
 import { withLock } from '../sys/flock.ts';
 import { syncDirectory } from '../util/atomic-file.ts';
+import { exists } from '../util/fs.ts';
 import { storeWriteError } from './disk-errors.ts';
 import { putRecord, readRecord, updateRecord } from './index-db.ts';
 import type { StorePaths } from './layout.ts';
@@ -88,12 +89,3 @@ async function commit(
   }
 }
 
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await fsp.lstat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}

@@ -1,3 +1,4 @@
+import { shortId } from '../appc/image-id.ts';
 import { UserError } from '../util/errors.ts';
 import { listIds } from './index-db.ts';
 import type { StorePaths } from './layout.ts';
@@ -6,8 +7,6 @@ import type { ImageRecord } from './types.ts';
 // Image IDs as users type them: a unique prefix of at least "sha512-" and two hex digits.
 
 const PREFIX_RE = /^sha512-[0-9a-f]{2,128}$/;
-/** How many hex digits a candidate is shown with, at least: as `rkt image list` shows IDs. */
-const SHOWN_HEX = 12;
 
 export async function resolveId(paths: StorePaths, idOrPrefix: string): Promise<string> {
   const prefix = idOrPrefix.toLowerCase();
@@ -20,12 +19,12 @@ export async function resolveId(paths: StorePaths, idOrPrefix: string): Promise<
   throw new UserError(`image ID ${prefix} is ambiguous, it matches ${distinct(matches).join(', ')}: give more digits`);
 }
 
-/** Prefixes that tell the candidates apart, each at least SHOWN_HEX digits long. */
+/** Prefixes that tell the candidates apart, each at least as long as `rkt image list` shows IDs. */
 function distinct(ids: string[]): string[] {
   const sorted = [...ids].sort();
   return sorted.map((id, i) => {
     const shared = Math.max(commonLength(id, sorted[i - 1] ?? ''), commonLength(id, sorted[i + 1] ?? ''));
-    return id.slice(0, Math.max(shared + 1, 'sha512-'.length + SHOWN_HEX));
+    return id.slice(0, Math.max(shared + 1, shortId(id).length));
   });
 }
 

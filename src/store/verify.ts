@@ -4,7 +4,7 @@ import { readAci } from '../appc/aci-reader.ts';
 import { LockBusyError, withLock } from '../sys/flock.ts';
 import { describeError } from '../util/errors.ts';
 import { removeImage } from './image-remove.ts';
-import { exists } from './image-write.ts';
+import { exists } from '../util/fs.ts';
 import { deleteRecord, filesWithoutRecord, listIds, readRecord } from './index-db.ts';
 import type { StorePaths } from './layout.ts';
 import { treeDigest } from './tree-digest.ts';

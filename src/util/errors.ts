@@ -25,6 +25,20 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * `err` with `context` in front of its message, as it travels up ("fetch: dependency
+ * x of y: ..."). `strip` drops a command word the inner message starts with when the
+ * context already says it ("cross: "). A message that already starts with the context
+ * is left alone. A UserError keeps its exit code; any other error stays unexpected (no
+ * UserError) but keeps its syscall, path and errno in the text.
+ */
+export function withContext(context: string, err: unknown, strip?: string): Error {
+  const message = err instanceof UserError ? err.message : describeError(err);
+  if (message.startsWith(`${context}:`)) return err instanceof Error ? err : new Error(message);
+  const text = `${context}: ${strip && message.startsWith(strip) ? message.slice(strip.length) : message}`;
+  return err instanceof UserError ? new UserError(text, err.exitCode, { cause: err }) : new Error(text, { cause: err });
+}
+
 /** One line for a user: a system error's code and path read better than Node's stack-y text. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);

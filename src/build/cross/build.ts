@@ -9,9 +9,8 @@ import { debianArchFor } from '../../debian/arch-map.ts';
 import type { RepoSource } from '../../debian/types.ts';
 import type { HttpGetOptions } from '../../fetch/http-get.ts';
 import { temporaryNameFor, writeFileAtomic } from '../../util/atomic-file.ts';
-import { ExitCode, UserError } from '../../util/errors.ts';
+import { ExitCode, UserError, withContext } from '../../util/errors.ts';
 import { composeImage, type ComposedImage, type SpecFile } from './compose.ts';
-import { withContext } from './context.ts';
 import { baseUrl, discoveryPage, imageFile, INDEX_FILE, PUBKEYS_FILE } from './layout.ts';
 import { crossManifest } from './manifest.ts';
 import { packagesFor, type PackageOptions } from './packages.ts';
@@ -63,7 +62,7 @@ export async function crossBuild(spec: CrossSpec, opts: CrossOptions): Promise<C
   const stage = temporaryNameFor(outDir);
   await fsp.mkdir(dirname(outDir), { recursive: true, mode: 0o755 }).catch(() => undefined);
   await fsp.mkdir(stage, { mode: 0o700 }).catch((err: unknown) => {
-    throw withContext(`cross: cannot stage the output beside ${outDir}`, err);
+    throw withContext(`cross: cannot stage the output beside ${outDir}`, err, 'cross: ');
   });
   try {
     const out = join(stage, 'out');
@@ -123,7 +122,7 @@ async function buildArch(spec: CrossSpec, arch: string, signer: Signer | undefin
     await writeText(`${aci}.asc`, await signer.sign(aci));
     return { arch, imageId, aci, signature: `${aci}.asc` };
   } catch (err) {
-    throw withContext(`cross: ${arch}`, err);
+    throw withContext(`cross: ${arch}`, err, 'cross: ');
   }
 }
 

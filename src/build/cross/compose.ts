@@ -5,8 +5,7 @@ import type { AciEntry } from '../../appc/aci-entry.ts';
 import type { TarMember } from '../../appc/tar-writer.ts';
 import { walkTree } from '../../appc/tree-walk.ts';
 import { readDeb } from '../../debian/deb.ts';
-import { UserError } from '../../util/errors.ts';
-import { withContext } from './context.ts';
+import { UserError, withContext } from '../../util/errors.ts';
 import type { FileSpec } from './spec.ts';
 import { RootTree } from './tree.ts';
 
@@ -76,7 +75,7 @@ async function addPackage(tree: RootTree, spool: Spool, deb: { name: string; pat
     const position = await spool.append(body, entry.size, `${origin}: /${entry.path}`);
     tree.add({ ...entry, mtime }, { span: { fd: spool.fd, position } }, origin);
   }).catch((err: unknown) => {
-    throw withContext(origin, err);
+    throw withContext(origin, err, 'cross: ');
   });
   if (maintainerScripts.length > 0) {
     input.warn(`${origin}: maintainer scripts not run: ${maintainerScripts.join(', ')}`);

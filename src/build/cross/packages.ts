@@ -3,8 +3,7 @@ import { ArchNotInSource, fetchDeb, loadIndex, type RepoOptions } from '../../de
 import { resolvePackages } from '../../debian/resolve.ts';
 import type { PackageInfo, RepoSource } from '../../debian/types.ts';
 import type { HttpGetOptions } from '../../fetch/http-get.ts';
-import { UserError } from '../../util/errors.ts';
-import { withContext } from './context.ts';
+import { UserError, withContext } from '../../util/errors.ts';
 import { installOrder } from './install-order.ts';
 import type { CrossSpec } from './spec.ts';
 
@@ -45,7 +44,7 @@ export async function packagesFor(spec: CrossSpec, debarch: string, opts: Packag
   return Promise.all(
     chosen.map(async (pkg) => {
       const path = await fetchDeb(sourceOf.get(pkg)!, pkg, { cacheDir, http, insecure }).catch((err: unknown) => {
-        throw withContext(`package ${pkg.name}`, err);
+        throw withContext(`package ${pkg.name}`, err, 'cross: ');
       });
       return { pkg, path };
     }),

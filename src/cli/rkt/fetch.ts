@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { fetchImage, PULL_POLICIES, type PullPolicy } from '../../fetch/fetcher.ts';
-import { shortId } from '../../image/list.ts';
+import { shortId } from '../../appc/image-id.ts';
 import { ExitCode, UserError } from '../../util/errors.ts';
 import { printJson, withFormat, type Format } from '../format.ts';
 import { networkFrom, withNetworkOptions, type NetworkArgs } from '../network-options.ts';

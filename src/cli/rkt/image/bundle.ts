@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { exportBundle, importBundle } from '../../../image/bundle.ts';
-import { shortId } from '../../../image/list.ts';
+import { shortId } from '../../../appc/image-id.ts';
 import { printJson, withFormat, type Format } from '../../format.ts';
 import { contextFrom, type GlobalArgs } from '../global.ts';
 
