@@ -10,7 +10,7 @@ import { discover } from '../../src/fetch/discover.ts';
 import { httpGet } from '../../src/fetch/http-get.ts';
 import { readPublicKeys } from '../../src/trust/pgp-key.ts';
 import { verifyDetached } from '../../src/trust/signature.ts';
-import { isRoot, root, runNode } from '../bundle/helpers.ts';
+import { isRoot, root, runNode } from '../helpers/run.ts';
 import { makeDebianRepo, serveDir, type DebianRepo } from '../helpers/debian-repo.ts';
 import { closedPort, type TestServer } from '../helpers/https-server.ts';
 import { Gpg } from '../trust/helpers.ts';

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { assertEmbedsKoffi, emptyDir, installCopy, root } from './helpers.ts';
+import { assertEmbedsKoffi, installCopy } from './helpers.ts';
+import { emptyDir, root } from '../helpers/run.ts';
 
 // "Copying dist/rkt and node to a device is a complete install": each bundle must run
 // as a lone file, from a directory where no node_modules can be found.

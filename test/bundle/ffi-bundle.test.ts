@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { assertEmbedsKoffi, emptyDir, installCopy, isRoot, probeBundle, runNode } from './helpers.ts';
+import { assertEmbedsKoffi, installCopy, probeBundle } from './helpers.ts';
+import { emptyDir, isRoot, runNode } from '../helpers/run.ts';
 
 // The probe is a bundle built with dist/rkt's options that imports src/sys/ffi.ts: it
 // proves that a single copied file, with no node_modules anywhere, can make syscalls.

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { build, type Metafile } from 'esbuild';
 import { bundleOptions, linuxOnlyInputs } from '../../scripts/bundle.mjs';
-import { emptyDir, root } from './helpers.ts';
+import { emptyDir, root } from '../helpers/run.ts';
 
 // actool runs on macOS, so src/appc, src/build and src/debian must not reach Linux-only code (koffi,
 // src/sys) through any chain of imports. esbuild resolves the chains exactly as the

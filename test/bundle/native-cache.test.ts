@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { unsupportedReason } from '../../src/sys/ffi.ts';
 import { cacheDir, checkDir, materialize } from '../../src/sys/native-cache.ts';
-import { emptyDir, isRoot } from './helpers.ts';
+import { emptyDir, isRoot } from '../helpers/run.ts';
 
 const bytes = Buffer.from('pretend this is koffi.node');
 const sha256 = createHash('sha256').update(bytes).digest('hex');

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { emptyDir, isRoot, root, runNode } from '../bundle/helpers.ts';
+import { emptyDir, isRoot, root, runNode } from '../helpers/run.ts';
 
 // actool as a user meets it: the built bundle, real files, real exit codes.
 const actool = path.join(root, 'dist/actool');

@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectHostArch } from '../../src/appc/arch.ts';
-import { root } from '../bundle/helpers.ts';
+import { root } from '../helpers/run.ts';
 import { buildImage, makeSigner, testEnv, type BuiltImage, type Signer } from '../fetch/fixtures.ts';
 import { gzipped, imageTar } from '../store/fixtures/images.ts';
 

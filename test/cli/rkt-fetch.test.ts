@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectHostArch } from '../../src/appc/arch.ts';
-import { root } from '../bundle/helpers.ts';
+import { root } from '../helpers/run.ts';
 import { buildImage, discoveryPage, fileServer, makeSigner, testEnv, type BuiltImage, type Signer } from '../fetch/fixtures.ts';
 import { testPki, type TestServer } from '../helpers/https-server.ts';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Store } from '../../src/store/store.ts';
-import { emptyDir, root } from '../bundle/helpers.ts';
+import { emptyDir, root } from '../helpers/run.ts';
 
 // `rkt image ...` as a user meets it: the real command (from source, through tsx) on a
 // real store in a temporary --dir, holding images built by the real actool bundle.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectHostArch } from '../../src/appc/arch.ts';
 import type { GcReport, VerifyReport } from '../../src/store/types.ts';
-import { root } from '../bundle/helpers.ts';
+import { root } from '../helpers/run.ts';
 import { buildImage, fileServer, makeSigner, testEnv, type BuiltImage, type Signer } from '../fetch/fixtures.ts';
 import type { TestServer } from '../helpers/https-server.ts';
 

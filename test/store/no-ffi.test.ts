@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { root } from '../bundle/helpers.ts';
+import { root } from '../helpers/run.ts';
 
 // A Pi Zero's node cannot load koffi, and there the store locks through flock(1), makes
 // FIFOs with mkfifo(1) and syncs trees file by file. RKT_FFI=off makes this machine such

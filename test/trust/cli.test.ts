@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { root } from '../bundle/helpers.ts';
+import { root } from '../helpers/run.ts';
 import { serve, testPki } from '../helpers/https-server.ts';
 import { Gpg, type GpgKey } from './helpers.ts';
 
