@@ -9,7 +9,7 @@ import {
 } from '../appc/discovery.ts';
 import { UserError } from '../util/errors.ts';
 import { log } from '../util/log.ts';
-import { getText, type HttpGetOptions } from './http-get.ts';
+import { getText, isCertificateError, type HttpGetOptions } from './http-get.ts';
 
 export interface DiscoverOptions extends Omit<HttpGetOptions, 'allowHttp'> {
   /** Also try plain HTTP, after HTTPS, for each discovery URL (and follow redirects to it). */
@@ -93,11 +93,9 @@ function noEndpointError(ref: ImageRef, pages: Page[], tried: string[]): UserErr
 }
 
 // Certificate errors are the commonest cause with a private server, and their codes
-// alone do not say what to do.
-const TLS_CODE = /\((?:UNABLE_TO_VERIFY_LEAF_SIGNATURE|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT[A-Z_]*|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)\)$/;
-
+// alone do not say what to do. `tried` ends each failed URL with its reason: "(CODE)".
 function tlsHint(tried: string[]): string {
-  return tried.some((t) => TLS_CODE.test(t))
+  return tried.some((t) => isCertificateError(/\(([^()]*)\)$/.exec(t)?.[1] ?? ''))
     ? '; the server\'s certificate was not trusted: pass --ca-file with its CA certificate (or --insecure-options=tls)'
     : '';
 }

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../util/errors.ts';
 import { log } from '../util/log.ts';
 import { progressMeter } from '../util/progress.ts';
-import { httpGet, type HttpGetOptions } from './http-get.ts';
+import { httpGet, isCertificateError, type HttpGetOptions } from './http-get.ts';
 
 // A download to a file that survives a flaky link (a Pi on Wi-Fi): a dropped or
 // truncated transfer is retried a bounded number of times with backoff, and resumed
@@ -163,12 +163,10 @@ function isTransient(err: unknown): boolean {
   return code !== undefined && NETWORK_CODES.has(code) && (err as NodeJS.ErrnoException).path === undefined;
 }
 
-const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/;
-
 /** A one-line error for a failure that is not retried. */
 function explain(url: string, err: unknown): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (typeof code === 'string' && TLS_CODE.test(code)) {
+  if (typeof code === 'string' && isCertificateError(code)) {
     return new UserError(
       `fetch: ${url}: the server's certificate is not trusted (${code}); pass --ca-file with its CA, or --insecure-options=tls to skip the check`,
       undefined,

@@ -134,3 +134,8 @@ export async function readBody(
   }
   return Buffer.concat(chunks);
 }
+
+/** Whether a request failed because the server's certificate is not trusted (a private CA, a self-signed certificate). */
+export function isCertificateError(code: string): boolean {
+  return /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|ERR_SSL/.test(code);
+}
