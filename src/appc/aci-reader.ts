@@ -1,18 +1,15 @@
 import { open } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { extract, type Header, type ExtractEvents } from 'tar-stream';
-import { UserError, describeError } from '../util/errors.ts';
+import type { Header } from 'tar-stream';
+import { UserError } from '../util/errors.ts';
 import type { AciEntry, AciEntryType } from './aci-entry.ts';
 import { ArchiveRules } from './aci-archive-rules.ts';
 import { decompressed } from './compression.ts';
 import { imageIdHasher } from './image-id.ts';
 import { parseImageManifest } from './image-manifest.ts';
 import { XATTR_PREFIX } from './tar-header.ts';
+import { walkTar } from './tar-walk.ts';
 import type { ImageManifest } from './types.ts';
-
-/** tar-stream's entry body: a streamx Readable. */
-type TarBody = ExtractEvents['entry'][1];
 
 export type OnEntry = (entry: AciEntry, body: Readable) => Promise<void>;
 
@@ -45,55 +42,31 @@ const ENTRY_TYPES: ReadonlySet<string> = new Set<AciEntryType>([
  */
 export async function readAci(source: Readable, onEntry?: OnEntry): Promise<AciContents> {
   const hasher = imageIdHasher();
-  const tar = extract();
   const rules = new ArchiveRules();
   const entries: AciEntry[] = [];
   let manifestBytes: Buffer | undefined;
   let manifest: ImageManifest | undefined;
-  let failure: unknown;
 
-  const visit = async (header: Header, stream: TarBody): Promise<void> => {
+  const visit = async (header: Header, body: () => Readable): Promise<void> => {
     const type = entryTypeOf(header, 'aci');
     const path = rules.admit({ name: header.name, type, size: header.size, linkname: header.linkname ?? undefined });
-    const entry = path === null ? undefined : entryFromHeader(path, type, header);
-    if (entry) entries.push(entry);
-    let body: Readable | undefined;
+    if (path === null) return;
+    const entry = entryFromHeader(path, type, header);
+    entries.push(entry);
     if (path === 'manifest') {
-      manifestBytes = await readLimited(stream, MANIFEST_LIMIT);
+      manifestBytes = await readLimited(body(), MANIFEST_LIMIT);
       manifest = parseImageManifest(manifestBytes);
-      body = bufferStream(manifestBytes);
-    } else if (entry && onEntry) {
-      // Visitors get a Node stream; tar-stream's are streamx.
-      body = new PassThrough();
-      stream.pipe(body);
-    } else {
-      stream.resume();
+      await onEntry?.(entry, bufferStream(manifestBytes));
+    } else if (onEntry) {
+      await onEntry(entry, body());
     }
-    if (entry && body && onEntry) await onEntry(entry, body);
-    // Whatever the visitor left unread is skipped.
-    body?.resume();
   };
 
-  // The pipeline below reports every failure, but it destroys each stage with it, and
-  // streamx then emits the error again on the extractor and on the open entry.
-  tar.on('error', () => {});
-  tar.on('entry', (header, stream, next) => {
-    stream.on('error', () => {});
-    visit(header, stream).then(
-      () => next(),
-      (err: unknown) => {
-        failure ??= err;
-        next(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-
   try {
-    await pipeline(await decompressed(source), hasher.stream, tar);
+    await walkTar(await decompressed(source), 'aci', visit, [hasher.stream]);
   } catch (err) {
     source.destroy();
-    // A refusal or a visitor's error is the cause; the pipeline only reports its consequence.
-    throw failure ?? asUserError(err);
+    throw err;
   }
   rules.finish();
   return { manifest: manifest!, manifestBytes: manifestBytes!, imageId: hasher.imageId(), entries };
@@ -165,10 +138,4 @@ function bufferStream(buf: Buffer): Readable {
   const stream = new PassThrough();
   stream.end(buf);
   return stream;
-}
-
-/** Parse failures of the tar itself become one-line user errors; system errors stay as they are. */
-function asUserError(err: unknown): unknown {
-  if (err instanceof UserError || (err as NodeJS.ErrnoException).syscall) return err;
-  return new UserError(`aci: ${describeError(err)}`, undefined, { cause: err });
 }

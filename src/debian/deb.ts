@@ -9,7 +9,7 @@ import { TreeRules, safeEntryPath } from '../appc/tree-rules.ts';
 import { UserError } from '../util/errors.ts';
 import { arMembers, type ArMember } from './ar.ts';
 import { parseDeb822 } from './deb822.ts';
-import { walkTar } from './tar-walk.ts';
+import { walkTar } from '../appc/tar-walk.ts';
 import { unzstd } from './zstd-stream.ts';
 
 // A .deb (deb(5)) read without dpkg, so that actool does it on macOS too: the ar
@@ -93,7 +93,7 @@ async function readControl(deb: OpenDeb): Promise<DebControl> {
     if (header.type !== 'file') return;
     if (name === 'control') {
       if (header.size > CONTROL_LIMIT) throw new UserError(`${deb.label}: control file is larger than ${CONTROL_LIMIT} bytes`);
-      controlText = (await buffer(body)).toString('utf8');
+      controlText = (await buffer(body())).toString('utf8');
     } else if (SCRIPTS.has(name)) {
       maintainerScripts.push(name);
     }
@@ -114,7 +114,7 @@ async function readData(deb: OpenDeb, onEntry: OnDebEntry): Promise<void> {
     rules.add(path, { name: header.name, type, size: header.size, linkname: header.linkname ?? undefined });
     const entry = entryFromHeader(path, type, header);
     if (type === 'link') entry.linkname = normalizeEntryPath(entry.linkname ?? '');
-    await onEntry(entry, body);
+    await onEntry(entry, body());
   });
 }
 

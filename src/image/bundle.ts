@@ -7,7 +7,7 @@ import { isImageId } from '../appc/image-id.ts';
 import { normalizeEntryPath, unsafePathReason } from '../appc/tar-path.ts';
 import { tarStream, type TarMember } from '../appc/tar-writer.ts';
 import type { RktContext } from '../config/context.ts';
-import { walkTar } from '../debian/tar-walk.ts';
+import { walkTar } from '../appc/tar-walk.ts';
 import { measureImage } from '../fetch/dependencies.ts';
 import { fetchImage } from '../fetch/fetcher.ts';
 import { resolveLayers } from '../store/dependencies.ts';
@@ -205,7 +205,7 @@ async function extractBundle(file: string, dir: string): Promise<BundleIndex> {
     if (header.type !== 'file') throw new UserError(`${label}: member "${path}" is a ${header.type}, not a file`);
     if (!index) {
       if (path !== BUNDLE_INDEX) throw new UserError(`${label}: not a bundle: it does not start with ${BUNDLE_INDEX}`);
-      index = parseIndex(await bounded(body, `${label}: ${BUNDLE_INDEX}`), label);
+      index = parseIndex(await bounded(body(), `${label}: ${BUNDLE_INDEX}`), label);
       for (const image of index.images) expected.set(image.aci, Infinity).set(image.signature, SMALL_LIMIT);
       for (const key of index.keys) expected.set(key.file, SMALL_LIMIT);
       await fsp.mkdir(join(dir, 'images'));
@@ -216,7 +216,7 @@ async function extractBundle(file: string, dir: string): Promise<BundleIndex> {
     if (limit === undefined || seen.has(path)) throw new UserError(`${label}: member "${path}" is not in ${BUNDLE_INDEX} (or comes twice)`);
     seen.add(path);
     if ((header.size ?? 0) > limit) throw new UserError(`${label}: member "${path}" is too large for a signature or key`);
-    await pipeline(body, createWriteStream(join(dir, path), { flags: 'wx' }));
+    await pipeline(body(), createWriteStream(join(dir, path), { flags: 'wx' }));
   });
   if (!index) throw new UserError(`${label}: not a bundle: it is empty`);
   const missing = [...expected.keys()].filter((p) => !seen.has(p));
