@@ -22,22 +22,18 @@ export interface InUse {
   trees: Set<string>;
 }
 
-/**
- * The hook pods plug into. There are no pods yet, so nothing is in use; src/pod/ must
- * replace this before `rkt prepare` exists, or gc would take a prepared pod's tree.
- */
-export async function noPodsYet(): Promise<InUse> {
-  return { images: new Set(), trees: new Set() };
-}
-
 export interface GcOptions {
   gracePeriodMs?: number;
   now?: Date;
+  /**
+   * What pods use (src/pod/in-use.ts podsInUse; the store does not read pods itself).
+   * Without it nothing is in use: only for a store no pod has used (tests).
+   */
   inUse?: () => Promise<InUse>;
 }
 
 export async function collectGarbage(paths: StorePaths, opts: GcOptions = {}): Promise<GcReport> {
-  const inUse = await (opts.inUse ?? noPodsYet)();
+  const inUse: InUse = opts.inUse ? await opts.inUse() : { images: new Set(), trees: new Set() };
   const report: GcReport = { removedImages: [], removedTrees: [], removedLeftovers: [] };
   for (const treeId of await listTrees(paths)) {
     if (!inUse.trees.has(treeId) && (await removeIfFree(paths.treeLock(treeId), () => removeTreeLocked(paths, treeId)))) {

@@ -20,7 +20,7 @@ import type { GcReport, ImageRecord, RemoteInfo, VerifyReport } from './types.ts
 import { verifyStore } from './verify.ts';
 
 export { ImageNotStoredError } from './image-remove.ts';
-export { noPodsYet, type InUse, type GcOptions } from './gc.ts';
+export type { InUse, GcOptions } from './gc.ts';
 export type { TempEntry } from './temp.ts';
 
 /**

@@ -1,0 +1,17 @@
+/* Starting one process of an app: the app itself or one of its event handlers. */
+#ifndef STAGE1_APP_H
+#define STAGE1_APP_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+/* Forks a process that runs ARGV in APP's root with APP's user, groups, capabilities,
+ * no-new-privileges, working directory and exactly APP's environment; with SESSION it
+ * also becomes a session leader with stdin's terminal as its controlling tty. Returns
+ * its pid; *EXECED says whether the execve happened (if not, the child has printed why
+ * and exits 254, to be reaped like any child). */
+pid_t app_spawn(const struct app *app, char *const argv[], bool session, bool *execed);
+
+#endif

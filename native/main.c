@@ -1,0 +1,23 @@
+/* The stage1 init: one static binary for the four entrypoints of the stage1
+ * interface (docs/stage1-interface.md), chosen by argv[1]. */
+#include <string.h>
+
+#include "enter.h"
+#include "run.h"
+#include "stop.h"
+#include "util.h"
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2) {
+		if (!strcmp(argv[1], "run"))
+			return cmd_run(argc, argv);
+		if (!strcmp(argv[1], "enter"))
+			return cmd_enter(argc, argv);
+		if (!strcmp(argv[1], "stop"))
+			return cmd_stop(argc, argv);
+		if (!strcmp(argv[1], "gc"))
+			return cmd_gc(argc, argv);
+	}
+	usage();
+}

@@ -1,0 +1,55 @@
+// runtime.json: what stage0 decided for a pod at prepare time, beside the pod manifest.
+// The manifest says what the pod is (appc); this says how this runtime runs it: which
+// trees, overlay or copy, each app's resolved user and environment, the run options.
+// Written once, atomically, before the pod leaves prepare/.
+
+export const RUNTIME_VERSION = 1;
+
+/** One app as the stage1 init runs it (docs/stage1-interface.md, stage1.conf). */
+export interface AppRuntime {
+  name: string;
+  imageId: string;
+  treeId: string;
+  /** argv; exec[0] absolute. */
+  exec: string[];
+  /** The whole environment, NAME=value. */
+  env: string[];
+  uid: number;
+  gid: number;
+  groups: number[];
+  cwd: string;
+  /** Capability bounding set: a hexadecimal bit mask by capability number (JSON has no 64-bit integers). */
+  caps: string;
+  noNewPrivileges: boolean;
+  preStart: string[];
+  postStop: string[];
+  readOnlyRootFS: boolean;
+}
+
+export interface Stage1Runtime {
+  imageId: string;
+  treeId: string;
+  name: string;
+  arch: string;
+  /** Entrypoint paths in the stage1 rootfs, from its annotations. */
+  entrypoints: { run: string; enter: string; stop: string; gc: string };
+}
+
+export type NetMode = 'host' | 'none';
+
+export interface RunOptions {
+  hostname: string;
+  net: NetMode;
+  interactive: boolean;
+}
+
+export interface PodRuntime {
+  version: typeof RUNTIME_VERSION;
+  uuid: string;
+  createdAt: string;
+  stage1: Stage1Runtime;
+  apps: AppRuntime[];
+  /** false: the roots were copied at prepare (--no-overlay, or overlay unusable here). */
+  overlay: boolean;
+  options: RunOptions;
+}

@@ -1,0 +1,62 @@
+import { execFile } from 'node:child_process';
+import { join, resolve, sep } from 'node:path';
+import type { Stage1Runtime } from '../pod/runtime.ts';
+import { StorePaths } from '../store/layout.ts';
+import { lockFile } from '../sys/flock.ts';
+import { clearCloseOnExec, execve } from '../sys/linux.ts';
+import { exists } from '../util/fs.ts';
+
+// Running a pod's stage1 entrypoints from outside the pod (docs/stage1-interface.md,
+// "enter, stop, gc"): from the stage1 tree in the store, since the pod's own mounts
+// are visible only in its mount namespace.
+
+export type EntrypointName = keyof Stage1Runtime['entrypoints'];
+
+const TIMEOUT_MS = 60_000;
+const STAGE1_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment every entrypoint gets: PATH, and the host's QEMU_* variables, so an
+ * ARM stage1 on an x86 host runs under qemu-user with the CPU model the user chose.
+ */
+export function stage1Env(env: NodeJS.ProcessEnv = process.env): string[] {
+  const qemu = Object.entries(env).filter(([k, v]) => k.startsWith('QEMU_') && v !== undefined);
+  return [`PATH=${STAGE1_PATH}`, ...qemu.map(([k, v]) => `${k}=${v}`)];
+}
+
+/** The entrypoint's file in the stage1 tree under `dir`; refuses a path that leaves the tree's rootfs. */
+export async function entrypointPath(dir: string, stage1: Stage1Runtime, name: EntrypointName): Promise<string> {
+  const rootfs = join(new StorePaths(dir).tree(stage1.treeId), 'rootfs');
+  const entry = resolve(rootfs, `.${stage1.entrypoints[name]}`);
+  if (!entry.startsWith(rootfs + sep)) throw new Error(`stage1 ${name}: entrypoint "${stage1.entrypoints[name]}" is outside the stage1 rootfs`);
+  if (!(await exists(entry))) throw new Error(`stage1 ${name}: ${entry} is gone (the stage1 tree was removed); rkt gc can still remove the pod`);
+  return entry;
+}
+
+/**
+ * Runs an entrypoint to completion, holding the stage1 tree's lock shared so image gc
+ * cannot remove it meanwhile. Its last line of stderr becomes the error.
+ */
+export async function runEntrypoint(dir: string, stage1: Stage1Runtime, name: EntrypointName, args: string[], cwd: string): Promise<void> {
+  const entry = await entrypointPath(dir, stage1, name);
+  const lock = await lockFile(new StorePaths(dir).treeLock(stage1.treeId), 'shared');
+  try {
+    await new Promise<void>((done, fail) => {
+      const env = Object.fromEntries(stage1Env().map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      execFile(entry, [name, ...args], { cwd, env, timeout: TIMEOUT_MS, encoding: 'utf8' }, (err, _stdout, stderr) => {
+        if (!err) return done();
+        const last = stderr.trim().split('\n').pop();
+        fail(new Error(`stage1 ${name}: ${last || err.message.split('\n')[0]}`));
+      });
+    });
+  } finally {
+    lock.release();
+  }
+}
+
+/** Replaces this process with an entrypoint (enter: no Node process stays beside the shell). */
+export async function execEntrypoint(dir: string, stage1: Stage1Runtime, name: EntrypointName, args: string[]): Promise<never> {
+  const entry = await entrypointPath(dir, stage1, name);
+  for (const fd of [0, 1, 2]) clearCloseOnExec(fd);
+  return execve(entry, [entry, name, ...args], stage1Env());
+}
