@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "conf.h"
+#include "loopback.h"
 #include "signals.h"
 #include "util.h"
 
@@ -202,6 +203,7 @@ static noreturn void pid1(struct pod *pod, const sigset_t *set, int go)
 	if (read(go, &byte, 1) != 1)
 		_exit(EXIT_STAGE1); /* the outer process failed before /rkt/pid, and said why */
 	close(go);
+	loopback_up();
 	mount_procs(pod);
 	struct runner r = { .pod = pod };
 	advance(&r);
