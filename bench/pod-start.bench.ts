@@ -129,11 +129,10 @@ export function gcPods(): void {
   spawnSync('node', [rkt, '--dir', rktDir, 'gc', '--grace-period=0s'], { stdio: 'ignore' });
 }
 
-/** Whether --dir holds any pod that is not running (or, until `rkt gc` exists, any pod at all). */
-function exitedPods(): boolean {
+/** Whether --dir holds any pod: an exited pod stays in pods/run until `rkt gc`. */
+function anyPods(): boolean {
   const pods = join(rktDir, 'pods');
-  if (!existsSync(pods)) return false;
-  return readdirSync(pods).some((state) => state !== 'run' && readdirSync(join(pods, state)).length > 0);
+  return existsSync(pods) && readdirSync(pods).some((state) => readdirSync(join(pods, state)).length > 0);
 }
 
 /** The `rkt run` command (argv) for one image of the store. */
@@ -166,7 +165,7 @@ const rktRun: Runner = {
   // timing: the one hook there is per round. It collects the pod this run left, so
   // every run starts with the same pods dir. No output file: always undefined.
   get output() {
-    if (exitedPods()) gcPods();
+    if (anyPods()) gcPods();
     return undefined;
   },
   unavailable: rktRunUnavailable,

@@ -2,6 +2,7 @@ import { shortId } from '../appc/image-id.ts';
 import type { RktContext } from '../config/context.ts';
 import { UserError, ExitCode } from '../util/errors.ts';
 import { openStore } from './open-store.ts';
+import { tabulate } from '../util/table.ts';
 
 // `rkt image list`: the stored images, for people (a table as rkt prints it) and for
 // scripts (JSON with stable field names).
@@ -181,19 +182,4 @@ export function relativeTime(rfc3339: string, now: Date): string {
     }
   }
   return 'now';
-}
-
-function tabulate(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  // Each column is its widest cell plus one, rounded up to a tab stop.
-  const stops = widths.map((w) => Math.ceil((w + 1) / 8) * 8);
-  return rows
-    .map(
-      (row) =>
-        row
-          .map((c, i) => (i === row.length - 1 ? c : c + '\t'.repeat(Math.ceil((stops[i]! - c.length) / 8))))
-          .join('') + '\n',
-    )
-    .join('');
 }

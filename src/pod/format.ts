@@ -1,4 +1,5 @@
 import { relativeTime } from '../image/list.ts';
+import { tabulate } from '../util/table.ts';
 import { podExitCode, podHasExited, type AppInfo, type PodInfo } from './info.ts';
 import type { PodState } from './state.ts';
 
@@ -89,14 +90,4 @@ export function formatPodStatus(info: PodInfo): string {
   }
   for (const app of info.apps) if (app.exitCode !== undefined) lines.push(`app-${app.name}=${app.exitCode}`);
   return lines.map((l) => `${l}\n`).join('');
-}
-
-function tabulate(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  // Each column is its widest cell plus one, rounded up to a tab stop.
-  const stops = widths.map((w) => Math.ceil((w + 1) / 8) * 8);
-  return rows
-    .map((row) => row.map((c, i) => (i === row.length - 1 ? c : c + '\t'.repeat(Math.ceil((stops[i]! - c.length) / 8)))).join('') + '\n')
-    .join('');
 }
