@@ -26,11 +26,15 @@ export const host = detectHostArch();
 /** The stage1 image of this host's arch, as `npm run build` writes it. */
 export const stage1 = join(repoRoot, 'dist', `stage1-${host.arch}.aci`);
 
-/** The images in the store: an app that exits at once, and one that sleeps 30 s. */
+/** The images in the store, by ID: an app that exits at once, and one that sleeps 30 s. */
 export interface PodImages {
   trueId: string;
   sleepId: string;
 }
+
+/** Their names, as the timed command uses them (a user would; IDs differ from machine to machine). */
+export const TRUE_IMAGE = 'example.com/true';
+export const SLEEP_IMAGE = 'example.com/sleep';
 
 /** What setup did to this machine, for the notes under the tables. */
 export const installed: string[] = [];
@@ -63,13 +67,14 @@ function sh(what: string, cmd: string, args: string[], cwd?: string): string {
 
 /** A layout whose manifest runs `exec` in a copy of the busybox rootfs, built into an ACI and fetched. */
 function image(name: string, exec: string[]): string {
-  const layout = join(root, `layout-${name}`);
-  const aci = join(root, `${name}.aci`);
+  const base = name.split('/').pop()!;
+  const layout = join(root, `layout-${base}`);
+  const aci = join(root, `${base}.aci`);
   cpSync(rootfs, join(layout, 'rootfs'), { recursive: true, verbatimSymlinks: true });
   const manifest = {
     acKind: 'ImageManifest',
     acVersion: '0.8.11',
-    name: `example.com/${name}`,
+    name,
     labels: [
       { name: 'version', value: '1.0.0' },
       { name: 'os', value: 'linux' },
@@ -97,7 +102,7 @@ function ociBundle(tool: string, dir: string): void {
   writeFileSync(file, JSON.stringify(config, null, 2) + '\n');
 }
 
-/** Make (once) the rootfs, both images in rkt's store and the OCI bundles; returns the image IDs. */
+/** Make (once) the rootfs and both images in rkt's store; returns the image IDs. */
 export function preparePodImages(): PodImages {
   for (const tool of [actool, rkt]) if (!existsSync(tool)) throw new Error(`pod-start: ${tool} not built (npm run build)`);
   if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as PodImages;
@@ -109,9 +114,7 @@ export function preparePodImages(): PodImages {
   mkdirSync(join(rootfs, 'usr'));
   cpSync(BUSYBOX, join(rootfs, 'bin', 'busybox'));
   for (const applet of ['true', 'sh', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', applet));
-  const images = { trueId: image('true', ['/bin/true']), sleepId: image('sleep', ['/bin/sleep', '30']) };
-  if (has('runc')) ociBundle('runc', runcBundle);
-  if (has('crun')) ociBundle('crun', crunBundle);
+  const images = { trueId: image(TRUE_IMAGE, ['/bin/true']), sleepId: image(SLEEP_IMAGE, ['/bin/sleep', '30']) };
   writeFileSync(done, JSON.stringify(images));
   return images;
 }
@@ -140,11 +143,10 @@ export function rktRunArgv(imageId: string): string[] {
   return ['node', rkt, '--dir', rktDir, '--insecure-options=image', 'run', `--stage1-path=${stage1}`, '--net=host', imageId];
 }
 
-let images: PodImages | undefined;
-
 function setup(): void {
   aptInstall(PEERS);
-  images = preparePodImages();
+  preparePodImages();
+  // Made here, not with the images: a peer may be installed after them.
   for (const [tool, dir] of [
     ['runc', runcBundle],
     ['crun', crunBundle],
@@ -158,9 +160,7 @@ const missing = (cmd: string) => () => (has(cmd) ? null : `${cmd} is not install
 
 const rktRun: Runner = {
   label: 'rkt run',
-  get cmd() {
-    return rktRunArgv(images?.trueId ?? 'example.com/true').join(' ');
-  },
+  cmd: rktRunArgv(TRUE_IMAGE).join(' '),
   // The harness reads `output` just before and just after each timed run, outside the
   // timing: the one hook there is per round. It collects the pod this run left, so
   // every run starts with the same pods dir. No output file: always undefined.

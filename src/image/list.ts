@@ -1,8 +1,8 @@
 import { shortId } from '../appc/image-id.ts';
 import type { RktContext } from '../config/context.ts';
 import { UserError, ExitCode } from '../util/errors.ts';
-import { openStore } from './open-store.ts';
 import { tabulate } from '../util/table.ts';
+import { openStore } from './open-store.ts';
 
 // `rkt image list`: the stored images, for people (a table as rkt prints it) and for
 // scripts (JSON with stable field names).

@@ -29,7 +29,7 @@ export async function entrypointPath(dir: string, stage1: Stage1Runtime, name: E
   const rootfs = join(new StorePaths(dir).tree(stage1.treeId), 'rootfs');
   const entry = resolve(rootfs, `.${stage1.entrypoints[name]}`);
   if (!entry.startsWith(rootfs + sep)) throw new Error(`stage1 ${name}: entrypoint "${stage1.entrypoints[name]}" is outside the stage1 rootfs`);
-  if (!(await exists(entry))) throw new Error(`stage1 ${name}: ${entry} is gone (the stage1 tree was removed); rkt gc can still remove the pod`);
+  if (!(await exists(entry))) throw new Error(`stage1 ${name}: ${entry} is gone (the stage1 tree was removed)`);
   return entry;
 }
 

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,10 +131,7 @@ export function buildProbeImage(arch: Arch, out: string, opts: ProbeImageOptions
       // Not compressible, so the ACI and the copy are as large as asked.
       const fd = fs.openSync(path.join(rootfs, 'data/blob'), 'w');
       const chunk = Buffer.alloc(1 << 20);
-      for (let left = opts.blobBytes; left > 0; left -= chunk.length) {
-        for (let i = 0; i < chunk.length; i += 4) chunk.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
-        fs.writeSync(fd, chunk, 0, Math.min(left, chunk.length));
-      }
+      for (let left = opts.blobBytes; left > 0; left -= chunk.length) fs.writeSync(fd, randomFillSync(chunk), 0, Math.min(left, chunk.length));
       fs.closeSync(fd);
     }
     const manifest = {
@@ -159,12 +157,15 @@ export function buildProbeImage(arch: Arch, out: string, opts: ProbeImageOptions
   }
 }
 
-/** The default probe image of `arch`, cached in .cache/test-probe/<arch>/probe.aci (rebuilt with the probe or actool). */
-export function probeImage(arch: Arch): string {
-  const out = path.join(PROBE_CACHE, arch, 'probe.aci');
+/**
+ * A probe image of `arch` cached in .cache/test-probe/<arch>/<name>.aci, rebuilt when
+ * the probe, actool or this file is newer: `probe` is the default image.
+ */
+export function probeImage(arch: Arch, name = 'probe', opts: ProbeImageOptions = {}): string {
+  const out = path.join(PROBE_CACHE, arch, `${name}.aci`);
   const bin = probeBinary(arch);
   if (isNewer(out, bin) && isNewer(out, ACTOOL) && isNewer(out, HELPER_FILE)) return out;
-  return buildProbeImage(arch, out);
+  return buildProbeImage(arch, out, opts);
 }
 
 const HELPER_FILE = import.meta.filename;
