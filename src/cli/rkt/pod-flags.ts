@@ -24,7 +24,7 @@ export interface PodFlags extends NetworkArgs {
   interactive: boolean;
   'uuid-file-save'?: string;
   'pod-manifest'?: string;
-  'no-overlay': boolean;
+  overlay: boolean;
   net: string;
   'pull-policy': PullPolicy;
   'stage1-path'?: string;
@@ -45,7 +45,8 @@ export function withPodFlags<T>(y: Argv<T>): Argv<T & PodFlags> {
     .option('interactive', { type: 'boolean', default: false, group: GROUP, describe: 'run the one app on this terminal, as its controlling tty' })
     .option('uuid-file-save', { type: 'string', group: GROUP, describe: "write the pod's UUID to this file" })
     .option('pod-manifest', { type: 'string', group: GROUP, describe: 'a pod manifest file to run instead of images and app flags' })
-    .option('no-overlay', { type: 'boolean', default: false, group: GROUP, describe: 'copy the images into the pod instead of mounting overlayfs' })
+    // yargs reads --no-overlay as overlay=false.
+    .option('overlay', { type: 'boolean', default: true, group: GROUP, describe: 'mount the images with overlayfs; --no-overlay copies them into the pod' })
     .option('net', { type: 'string', default: 'host', group: GROUP, describe: "host: the host's network; none: only loopback" })
     .option('pull-policy', { choices: PULL_POLICIES, default: 'new' as PullPolicy, group: GROUP, describe: 'new: a stored image if there is one; update: ask the server; never: the store only' })
     .option('stage1-path', { type: 'string', group: GROUP, describe: 'a stage1 ACI file' })
@@ -94,7 +95,7 @@ export async function prepareRequest(flags: PodFlags, apps: AppArgs[]): Promise<
     pullPolicy: flags['pull-policy'],
     fetch: await networkFrom(flags),
     stage1: { path: flags['stage1-path'], name: flags['stage1-name'], hash: flags['stage1-hash'] },
-    noOverlay: flags['no-overlay'],
+    noOverlay: !flags.overlay,
     hostname: flags.hostname,
     net: flags.net as NetMode,
     interactive: flags.interactive,
