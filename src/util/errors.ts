@@ -64,3 +64,19 @@ const ERRNO_TEXT: Record<string, string> = {
 function errnoText(code: string): string {
   return ERRNO_TEXT[code] ?? code.toLowerCase();
 }
+
+/**
+ * For commands whose exit status is an app's (rkt run, run-prepared, enter): any
+ * failure of rkt's own exits 254, as in CoreOS rkt, so a script can tell it from the
+ * app's 1; usage errors keep 2.
+ */
+export async function exitingAsRkt<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof UserError && err.exitCode !== ExitCode.usage && err.exitCode !== ExitCode.rktFailure) {
+      throw new UserError(err.message, ExitCode.rktFailure, { cause: err });
+    }
+    throw err;
+  }
+}

@@ -55,8 +55,8 @@ describe('pod lifecycle (amd64)', { skip }, () => {
   test('kill -9 of stage0 during prepare: gc removes the aborted pod', async (t) => {
     const big = probeImage('amd64', 'big', { blobBytes: BIG_BYTES });
     const w = new PodWorld(t);
-    // --no-overlay=true: the bare --no-overlay is refused (see the todo in run.test.ts).
-    const pod = w.start(['run', '--no-overlay=true', big, '--', 'exit', '0']);
+    // --no-overlay: the trees are copied into the pod while it is in prepare/.
+    const pod = w.start(['run', '--no-overlay', big, '--', 'exit', '0']);
     const prepareDir = path.join(w.data, 'pods/prepare');
     await until(() => fs.existsSync(prepareDir) && fs.readdirSync(prepareDir).length > 0, 'a pod in pods/prepare/');
     process.kill(pod.pid, 'SIGKILL');

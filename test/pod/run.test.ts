@@ -439,6 +439,32 @@ describe('rkt run (amd64)', { skip }, () => {
     assert.deepEqual(interfaces(host.stdout), interfaces(fs.readFileSync('/proc/net/dev', 'utf8')));
   });
 
+  describe('--no-overlay', () => {
+    function overlayOf(w: PodWorld, uuidFile: string): unknown {
+      const runtime = JSON.parse(fs.readFileSync(path.join(w.podPath(fs.readFileSync(uuidFile, 'utf8').trim())!, 'runtime.json'), 'utf8')) as { overlay: unknown };
+      return runtime.overlay;
+    }
+
+    test('copies the images into the pod, which runs as with overlays', (t) => {
+      const w = new PodWorld(t);
+      const uuidFile = path.join(w.dir, 'uuid');
+      const r = w.rkt(['run', `--uuid-file-save=${uuidFile}`, '--no-overlay', img, '--', 'write', '/tmp/f', 'copied', '::', 'info', '::', 'exit', '4']);
+      assert.equal(r.status, 4, r.stderr);
+      assert.equal(parseInfo(r.stdout).fields['pid'], '2');
+      assert.equal(overlayOf(w, uuidFile), false);
+      const copy = path.join(w.podPath(fs.readFileSync(uuidFile, 'utf8').trim())!, 'stage1/rootfs/opt/stage2', APP, 'rootfs');
+      assert.equal(fs.readFileSync(path.join(copy, 'tmp/f'), 'utf8'), 'copied\n');
+    });
+
+    test('--no-overlay=true, the form CoreOS rkt documents, is accepted too', { todo: '`rkt run --no-overlay=true IMG` exits 2: "rkt: run: Unknown arguments: no-overlay, noOverlay" (src/cli/rkt/pod-flags.ts)' }, (t) => {
+      const w = new PodWorld(t);
+      const uuidFile = path.join(w.dir, 'uuid');
+      const r = w.rkt(['run', `--uuid-file-save=${uuidFile}`, '--no-overlay=true', img, '--', 'exit', '0']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(overlayOf(w, uuidFile), false);
+    });
+  });
+
   test('prepare, then run-prepared: the prepared pod runs and exits with the app status', (t) => {
     const w = new PodWorld(t);
     const prepared = runOk(w, ['prepare', '--hostname=later', img, '--', 'info', '::', 'exit', '3']);

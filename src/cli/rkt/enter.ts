@@ -4,10 +4,11 @@ import { canRunArch } from '../../appc/compatible-arch.ts';
 import type { RktContext } from '../../config/context.ts';
 import { getPod } from '../../pod/pods.ts';
 import type { Stage1Runtime } from '../../pod/runtime.ts';
+import { checkCanRunPods } from '../../stage0/preflight.ts';
 import { chooseStage1 } from '../../stage0/stage1-image.ts';
 import { Store } from '../../store/store.ts';
 import { execEntrypoint } from '../../stage0/entrypoints.ts';
-import { ExitCode, UserError } from '../../util/errors.ts';
+import { ExitCode, exitingAsRkt, UserError } from '../../util/errors.ts';
 import { contextFrom, type GlobalArgs } from './global.ts';
 
 interface Args extends GlobalArgs {
@@ -44,14 +45,16 @@ export const enterCommand: CommandModule<GlobalArgs, Args> = {
       .example('$0 enter 5bc080ca', 'a shell in the pod')
       .example('$0 enter --app=web 5bc080ca /bin/cat /proc/1/status', "a command in one app's root")
       .epilogue("Runs as root with the app's environment. Exits with the command's status. See docs/running-pods.md."),
-  handler: async (args) => {
-    const ctx = contextFrom(args);
-    const pod = await getPod(ctx.dir, args.uuid);
-    if (pod.state !== 'running' || pod.pid === undefined || !pod.runtime) throw new UserError(`enter: pod ${pod.uuid} is not running (${pod.state})`);
-    const names = pod.runtime.apps.map((a) => a.name);
-    const app = args.app ?? (names.length === 1 ? names[0]! : undefined);
-    if (app === undefined) throw new UserError(`enter: pod ${pod.uuid} has apps ${names.join(', ')}: choose one with --app`, ExitCode.usage);
-    if (!names.includes(app)) throw new UserError(`enter: pod ${pod.uuid} has no app "${app}" (it has ${names.join(', ')})`, ExitCode.usage);
-    await execEntrypoint(ctx.dir, await enterStage1(ctx, pod.runtime.stage1), 'enter', [String(pod.pid), app, ...(args.cmd ?? []).map(String)]);
-  },
+  handler: (args) =>
+    exitingAsRkt(async () => {
+      checkCanRunPods('enter');
+      const ctx = contextFrom(args);
+      const pod = await getPod(ctx.dir, args.uuid);
+      if (pod.state !== 'running' || pod.pid === undefined || !pod.runtime) throw new UserError(`enter: pod ${pod.uuid} is not running (${pod.state})`);
+      const names = pod.runtime.apps.map((a) => a.name);
+      const app = args.app ?? (names.length === 1 ? names[0]! : undefined);
+      if (app === undefined) throw new UserError(`enter: pod ${pod.uuid} has apps ${names.join(', ')}: choose one with --app`, ExitCode.usage);
+      if (!names.includes(app)) throw new UserError(`enter: pod ${pod.uuid} has no app "${app}" (it has ${names.join(', ')})`, ExitCode.usage);
+      await execEntrypoint(ctx.dir, await enterStage1(ctx, pod.runtime.stage1), 'enter', [String(pod.pid), app, ...(args.cmd ?? []).map(String)]);
+    }),
 };

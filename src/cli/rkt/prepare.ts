@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { transition } from '../../pod/pods.ts';
+import { checkCanRunPods } from '../../stage0/preflight.ts';
 import { preparePod } from '../../stage0/prepare.ts';
 import { contextFrom, type GlobalArgs } from './global.ts';
 import { parseRunLine, prepareRequest, saveUuid, withPodFlags, type PodFlags } from './pod-flags.ts';
@@ -14,6 +15,7 @@ export const prepareCommand: CommandModule<GlobalArgs, GlobalArgs & PodFlags> = 
       .example('$0 prepare --uuid-file-save=/run/web.uuid example.com/web:1.0', 'then: rkt run-prepared $(cat /run/web.uuid)')
       .epilogue('Takes the flags of rkt run. A prepared pod not started within --expire-prepared (24h) is collected by rkt gc.'),
   handler: async (args) => {
+    checkCanRunPods('prepare');
     const { flags, apps } = await parseRunLine('prepare');
     const ctx = contextFrom(args);
     const pod = await preparePod(ctx, await prepareRequest(flags, apps));

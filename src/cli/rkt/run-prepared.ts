@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
+import { checkCanRunPods } from '../../stage0/preflight.ts';
 import { startPrepared } from '../../stage0/start.ts';
+import { exitingAsRkt } from '../../util/errors.ts';
 import { contextFrom, type GlobalArgs } from './global.ts';
 
 interface Args extends GlobalArgs {
@@ -15,7 +17,9 @@ export const runPreparedCommand: CommandModule<GlobalArgs, Args> = {
       .positional('uuid', { type: 'string', demandOption: true, describe: 'the pod UUID, or a unique prefix of it' })
       .option('interactive', { type: 'boolean', describe: 'run the one app on this terminal (default: as prepared)' })
       .example('$0 run-prepared $(cat /run/web.uuid)', 'start what rkt prepare --uuid-file-save wrote'),
-  handler: async (args) => {
-    await startPrepared(contextFrom(args), args.uuid, { interactive: args.interactive });
-  },
+  handler: (args) =>
+    exitingAsRkt(async () => {
+      checkCanRunPods('run-prepared');
+      await startPrepared(contextFrom(args), args.uuid, { interactive: args.interactive });
+    }),
 };

@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
+import { checkCanRunPods } from '../../stage0/preflight.ts';
 import { preparePod } from '../../stage0/prepare.ts';
 import { startPod } from '../../stage0/start.ts';
+import { exitingAsRkt } from '../../util/errors.ts';
 import { contextFrom, type GlobalArgs } from './global.ts';
 import { parseRunLine, prepareRequest, saveUuid, withPodFlags, type PodFlags } from './pod-flags.ts';
 
@@ -23,16 +25,18 @@ export const runCommand: CommandModule<GlobalArgs, GlobalArgs & PodFlags> = {
           'Exit status: the app\'s (in a multi-app pod the first failing app\'s, in manifest order); 254 when rkt itself fails. ' +
           'No Node process stays while the pod runs. See docs/running-pods.md.',
       ),
-  handler: async (args) => {
-    const { flags, apps } = await parseRunLine('run');
-    const ctx = contextFrom(args);
-    const pod = await preparePod(ctx, await prepareRequest(flags, apps));
-    try {
-      await saveUuid(flags['uuid-file-save'], pod.uuid);
-    } catch (err) {
-      pod.lock.release();
-      throw err;
-    }
-    await startPod(ctx, pod, 'prepare');
-  },
+  handler: (args) =>
+    exitingAsRkt(async () => {
+      checkCanRunPods('run');
+      const { flags, apps } = await parseRunLine('run');
+      const ctx = contextFrom(args);
+      const pod = await preparePod(ctx, await prepareRequest(flags, apps));
+      try {
+        await saveUuid(flags['uuid-file-save'], pod.uuid);
+      } catch (err) {
+        pod.lock.release();
+        throw err;
+      }
+      await startPod(ctx, pod, 'prepare');
+    }),
 };
