@@ -1,14 +1,10 @@
 #define _GNU_SOURCE
 #include "conf.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "util.h"
 
@@ -194,40 +190,12 @@ static void check_app(struct parser *p, struct app *a)
 		bad(p, "post-stop \"%s\" is not an absolute path", a->post_stop.v[0]);
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		die("open", path);
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		die("fstat", path);
-	if (st.st_size > CONF_MAX)
-		fail("parse %s: larger than %d bytes", path, CONF_MAX);
-	char *buf = xrealloc(NULL, (size_t)st.st_size + 1);
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			die("read", path);
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*len = got;
-	return buf;
-}
-
 void conf_read(const char *path, struct pod *pod)
 {
 	memset(pod, 0, sizeof *pod);
 	struct parser p = { .path = path, .pod = pod };
 	size_t len;
-	char *buf = read_all(path, &len);
+	char *buf = read_file(path, CONF_MAX, &len);
 	if (len > 0 && buf[len - 1] != '\0')
 		bad(&p, "the last string is not NUL-terminated");
 	for (size_t at = 0; at < len;) {

@@ -1,10 +1,12 @@
 /* The stage1 init: one static binary for the four entrypoints of the stage1
- * interface (docs/stage1-interface.md), chosen by argv[1]. */
+ * interface (docs/stage1-interface.md), chosen by argv[1], and `takeover`, which the
+ * run entrypoint's file serves for a stage0 without FFI (takeover.c). */
 #include <string.h>
 
 #include "enter.h"
 #include "run.h"
 #include "stop.h"
+#include "takeover.h"
 #include "util.h"
 
 int main(int argc, char **argv)
@@ -18,6 +20,8 @@ int main(int argc, char **argv)
 			return cmd_stop(argc, argv);
 		if (!strcmp(argv[1], "gc"))
 			return cmd_gc(argc, argv);
+		if (!strcmp(argv[1], "takeover"))
+			return cmd_takeover(argc, argv);
 	}
 	usage();
 }

@@ -16,6 +16,7 @@
 #include "app.h"
 #include "conf.h"
 #include "loopback.h"
+#include "notify.h"
 #include "signals.h"
 #include "util.h"
 
@@ -118,6 +119,7 @@ static void advance(struct runner *r)
 			start_app(r, app);
 		}
 	}
+	notify_if_ready(r->pod);
 }
 
 static void app_exited(struct app *app, int status)

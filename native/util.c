@@ -57,7 +57,7 @@ noreturn void fail(const char *fmt, ...)
 
 noreturn void usage(void)
 {
-	fail("usage: init run | enter PID APP [CMD...] | stop PID [--force] | gc UUID");
+	fail("usage: init run | enter PID APP [CMD...] | stop PID [--force] | gc UUID | takeover PLAN");
 }
 
 void *xrealloc(void *ptr, size_t size)
@@ -74,9 +74,9 @@ bool parse_uint(const char *s, int base, unsigned long long max, unsigned long l
 		s += 2;
 	if (!*s)
 		return false;
-	/* strtoull alone would take "-1", " 7" and "7x". */
+	/* strtoull alone would take "-1", " 7" and "7x" (and "9" in base 8, as 0). */
 	for (const char *c = s; *c; c++)
-		if (!(base == 16 ? isxdigit((unsigned char)*c) : isdigit((unsigned char)*c)))
+		if (!(base == 16 ? isxdigit((unsigned char)*c) : *c >= '0' && *c < '0' + base))
 			return false;
 	errno = 0;
 	unsigned long long v = strtoull(s, NULL, base);
@@ -92,6 +92,34 @@ pid_t parse_pid(const char *s)
 	if (!parse_uint(s, 10, INT_MAX, &v) || v < 2)
 		fail("pid \"%s\" is not a process id above 1", s);
 	return (pid_t)v;
+}
+
+char *read_file(const char *path, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		die("fstat", path);
+	if ((unsigned long long)st.st_size > max)
+		fail("parse %s: larger than %zu bytes", path, max);
+	char *buf = xrealloc(NULL, (size_t)st.st_size + 1);
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("read", path);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*len = got;
+	return buf;
 }
 
 void path_join(char *buf, size_t size, const char *dir, const char *name)

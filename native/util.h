@@ -26,13 +26,17 @@ void die_tell(int fd);
 
 void *xrealloc(void *ptr, size_t size);
 
-/* A decimal (base 10) or hexadecimal (base 16, optional 0x) number with nothing
- * around it: no sign, no spaces, not empty, at most `max`. */
+/* A decimal (base 10), octal (base 8) or hexadecimal (base 16, optional 0x) number
+ * with nothing around it: no sign, no spaces, not empty, at most `max`. */
 bool parse_uint(const char *s, int base, unsigned long long max, unsigned long long *out);
 
 /* A host PID given on the command line: never 0 or 1 or negative, since kill(2)
  * would take those as "my group", "init" or "everyone". */
 pid_t parse_pid(const char *s);
+
+/* The whole of a file stage0 wrote (at most MAX bytes, else it fails), NUL-terminated
+ * after its LEN bytes; the buffer lives as long as the process. */
+char *read_file(const char *path, size_t max, size_t *len);
 
 /* DIR/NAME into `buf`, failing when it does not fit. */
 void path_join(char *buf, size_t size, const char *dir, const char *name);

@@ -49,7 +49,7 @@ export function bundleOptions({ entry, outfile }) {
     metafile: true,
     write: false,
     logLevel: 'warning',
-    plugins: [embedKoffi()],
+    plugins: [lazyRequires(), lazyDefaultExports(), lazyBuiltins(), embedKoffi(), embedXzDecompress()],
   };
 }
 
@@ -69,19 +69,73 @@ export function linuxOnlyInputs(inputs) {
   );
 }
 
-// Swaps two modules: our src/sys/koffi-require.ts for a lazy bundled `require('koffi')`,
-// and koffi's `loadStatic` (which requires the per-platform npm packages) for
+// CommonJS packages loaded on first use, not at start-up: each of these modules becomes a
+// plain `require()`, which esbuild bundles and evaluates only when it is called.
+const LAZY_REQUIRES = [
+  { file: 'src/sys/koffi-require.ts', contents: `export function requireKoffi() { return require('koffi').default; }` },
+  { file: 'src/util/pino-require.ts', contents: `export function requirePino() { return require('pino'); }` },
+];
+
+function lazyRequires() {
+  return {
+    name: 'lazy-requires',
+    setup(b) {
+      for (const { file, contents } of LAZY_REQUIRES) {
+        const filter = new RegExp(`[\\\\/]${file.replaceAll('.', '\\.').replaceAll('/', '[\\\\/]')}$`);
+        b.onLoad({ filter }, () => ({ contents, loader: 'js', resolveDir: path.join(root, path.dirname(file)) }));
+      }
+    },
+  };
+}
+
+// Packages whose default export is a function yargs only calls to lay out --help, and
+// which do costly work as they load: string-width builds Unicode property regexes and
+// ICU's segmenter, 20 ms on x86. Importers get a stand-in that loads it on first call.
+const LAZY_DEFAULT_EXPORTS = ['string-width'];
+
+function lazyDefaultExports() {
+  return {
+    name: 'lazy-default-exports',
+    setup(b) {
+      const filter = new RegExp(`^(${LAZY_DEFAULT_EXPORTS.join('|')})$`);
+      // One stand-in per importing directory, as each may resolve its own copy of the package.
+      b.onResolve({ filter }, ({ path: name, resolveDir, namespace }) =>
+        namespace === 'file' ? { path: `${name}:${resolveDir}`, namespace: 'rkt-lazy', pluginData: { name, resolveDir } } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'rkt-lazy' }, ({ pluginData: { name, resolveDir } }) => ({
+        contents: `let f; export default function (...args) { f ??= require(${JSON.stringify(name)}).default; return f(...args); }`,
+        loader: 'js',
+        resolveDir,
+      }));
+    },
+  };
+}
+
+// Node modules for the network, child processes, threads and compression: in an ESM
+// bundle esbuild hoists every import of them to the top, so running a stored image would
+// load http and tls. Through a CommonJS stub each is required when the first module using
+// it is evaluated. (Modules every command uses stay plain imports: each stub costs its
+// importers a copy of its exports.)
+const LAZY_BUILTINS = ['child_process', 'dgram', 'http', 'https', 'net', 'readline', 'readline/promises', 'tls', 'worker_threads', 'zlib'];
+
+function lazyBuiltins() {
+  return {
+    name: 'lazy-builtins',
+    setup(b) {
+      const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|').replaceAll('/', '\\/')})$`);
+      b.onResolve({ filter }, (args) => (args.kind === 'import-statement' ? { path: args.path, namespace: 'rkt-builtin' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'rkt-builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    },
+  };
+}
+
+// Swaps koffi's `loadStatic` (which requires the per-platform npm packages) for
 // src/sys/koffi-embedded.ts fed with the native parts. The rest of koffi's JS stays.
 function embedKoffi() {
   return {
     name: 'embed-koffi',
     setup(b) {
       let swapped = false;
-      b.onLoad({ filter: /[\\/]src[\\/]sys[\\/]koffi-require\.ts$/ }, () => ({
-        contents: `export function requireKoffi() { return require('koffi').default; }`,
-        loader: 'js',
-        resolveDir: path.join(root, 'src/sys'),
-      }));
       b.onResolve({ filter: /^\.\/src\/static\.cjs$/ }, (args) => {
         if (!/node_modules[\\/]koffi[\\/]src[\\/]koffi[\\/]index\.cjs$/.test(args.importer)) return undefined;
         swapped = true;
@@ -101,6 +155,23 @@ function embedKoffi() {
         if (usesKoffi && !swapped) {
           result.errors.push({ text: "koffi no longer loads ./src/static.cjs: update scripts/bundle.mjs's embed-koffi plugin" });
         }
+      });
+    },
+  };
+}
+
+// The xz decoders run in worker threads (src/appc/xz-pool.ts) that evaluate
+// xz-decompress's own JS, which a device has no node_modules to read from: the module
+// that reads it (src/appc/xz-library.ts) becomes one returning the file's text.
+function embedXzDecompress() {
+  return {
+    name: 'embed-xz-decompress',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]src[\\/]appc[\\/]xz-library\.ts$/ }, () => {
+        const dir = path.join(root, 'node_modules/xz-decompress');
+        const file = path.join(dir, JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).main);
+        const text = fs.readFileSync(file, 'utf8');
+        return { contents: `export function xzLibrarySource() { return ${JSON.stringify(text)}; }`, loader: 'js', watchFiles: [file] };
       });
     },
   };

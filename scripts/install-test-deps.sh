@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(bzip2 xz-utils gzip pigz tar util-linux bsdutils openssl coreutils gnupg curl dpkg-dev zstd
   gcc libc6-dev qemu-user-static binfmt-support busybox-static)
-commands=(bzip2 xz gzip pigz tar setpriv openssl sha512sum gpg curl script flock mkfifo dpkg-deb dpkg-scanpackages zstd
+commands=(bzip2 xz gzip pigz tar setpriv openssl sha512sum gpg curl script flock mknod dpkg-deb dpkg-scanpackages zstd
   gcc unshare qemu-arm-static qemu-aarch64-static update-binfmts busybox)
 files=()
 

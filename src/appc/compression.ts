@@ -1,8 +1,8 @@
 import { PassThrough, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import xz from 'xz-decompress';
 import { UserError, describeError } from '../util/errors.ts';
 import { bunzip2 } from './bzip2-stream.ts';
+import { xzDecompressed } from './xz-pool.ts';
 
 /** The compressions an image archive may use (appc aci.md, "Image Archives"). */
 export type Compression = 'gzip' | 'bzip2' | 'xz' | 'none';
@@ -38,7 +38,8 @@ export async function decompressed(source: Readable): Promise<Readable> {
     case 'bzip2':
       return labelErrors(bunzip2(whole), compression);
     case 'xz':
-      return labelErrors(Readable.fromWeb(new xz.XzReadableStream(Readable.toWeb(whole)) as never), compression);
+      // On a worker thread: several xz streams decode at once, off the main thread.
+      return labelErrors(xzDecompressed(whole), compression);
   }
 }
 

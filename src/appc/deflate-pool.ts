@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { EvalWorker } from './eval-worker.ts';
 
 /** One block of a pigz-style stream: raw deflate primed with the previous 32 KiB of input. */
 export interface DeflateJob {
@@ -12,9 +12,7 @@ export interface DeflateJob {
 /** `block` is the job's block handed back (same memory), so the caller can reuse its buffer. */
 export type DeflateCallback = (err: Error | null, out?: Buffer, block?: Buffer) => void;
 
-// Plain JS in a string, run with `eval: true`: inside a single-file esbuild bundle there
-// is no worker file on disk to point at, and a stringified function would be mangled by
-// the bundler.
+// The worker's code (an EvalWorker).
 // Memory: a thread's dead ArrayBuffers are collected only once 32 MB of them pile up (on
 // 64-bit; twice V8's default semi-space, which resourceLimits do not change), so each
 // buffer a worker allocates and drops costs up to that much RSS per worker. Here a worker
@@ -40,31 +38,26 @@ parentPort.on('message', ({ id, block, dictionary, last }) => {
 });
 `;
 
-interface Slot {
-  worker: Worker;
-  pending: number;
+interface Reply {
+  id: number;
+  out: Uint8Array;
+  block: Uint8Array;
 }
 
 /**
- * A fixed set of deflate worker threads. A worker holds the process open only while it
- * has work, so a stream that is dropped half-way never keeps Node alive; close() ends
- * them all.
+ * A fixed set of deflate worker threads, each holding the process open only while it
+ * has blocks to compress; close() ends them all.
  */
 export class DeflatePool {
-  readonly #slots: Slot[] = [];
-  readonly #jobs = new Map<number, { slot: Slot; done: DeflateCallback }>();
+  readonly #workers: EvalWorker<Reply>[] = [];
+  readonly #jobs = new Map<number, { worker: EvalWorker<Reply>; done: DeflateCallback }>();
   #nextId = 0;
   #closed = false;
 
   constructor(size: number, level: number) {
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { level } });
-      const slot: Slot = { worker, pending: 0 };
-      worker.unref();
-      worker.on('message', (msg: { id: number; out: Uint8Array; block: Uint8Array }) => this.#finish(msg));
-      worker.on('error', (err) => this.#fail(err));
-      worker.on('exit', (code) => this.#fail(new Error(`deflate worker exited with code ${code}`)));
-      this.#slots.push(slot);
+      const events = { message: (reply: Reply) => this.#finish(reply), fail: (err: Error) => this.#fail(err) };
+      this.#workers.push(new EvalWorker('deflate', WORKER_SOURCE, { level }, events));
     }
   }
 
@@ -75,26 +68,26 @@ export class DeflatePool {
    */
   deflate(job: DeflateJob, done: DeflateCallback): void {
     if (this.#closed) throw new Error('deflate pool is closed');
-    const slot = this.#slots.reduce((a, b) => (b.pending < a.pending ? b : a));
+    const worker = this.#workers.reduce((a, b) => (b.pending < a.pending ? b : a));
     const id = this.#nextId++;
-    this.#jobs.set(id, { slot, done });
-    if (slot.pending++ === 0) slot.worker.ref();
+    this.#jobs.set(id, { worker, done });
+    worker.begin();
     const transfer = new Set([job.block.buffer, ...(job.dictionary ? [job.dictionary.buffer] : [])]) as Set<ArrayBuffer>;
-    slot.worker.postMessage({ id, ...job }, [...transfer]);
+    worker.post({ id, ...job }, [...transfer]);
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#jobs.clear();
-    for (const { worker } of this.#slots) void worker.terminate();
+    for (const worker of this.#workers) worker.terminate();
   }
 
-  #finish({ id, out, block }: { id: number; out: Uint8Array; block: Uint8Array }): void {
+  #finish({ id, out, block }: Reply): void {
     const job = this.#jobs.get(id);
     if (!job) return;
     this.#jobs.delete(id);
-    if (--job.slot.pending === 0) job.slot.worker.unref();
+    job.worker.end();
     job.done(null, asBuffer(out), asBuffer(block));
   }
 

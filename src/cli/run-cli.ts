@@ -23,6 +23,7 @@ export async function runCli(program: string, parser: Argv, unexpectedCode: numb
       // Throwing (not returning) is what stops yargs from running the command anyway.
       throw new UsageError(`${oneLine(msg ?? err?.message ?? 'invalid command line')}; see '${program} --help'`);
     });
+  skipHelpCache(parser);
   try {
     await parser.parseAsync();
   } catch (err) {
@@ -35,6 +36,20 @@ export async function runCli(program: string, parser: Argv, unexpectedCode: numb
     process.stderr.write(`${program}: ${describeError(err)}\n`);
     process.exitCode = err instanceof UserError ? err.exitCode : unexpectedCode;
   }
+}
+
+interface YargsInternals {
+  getInternalMethods?(): { getUsageInstance?(): { cacheHelpMessage?(): void } };
+}
+
+/**
+ * yargs renders a command's whole help as it starts the command's handler, to keep for a
+ * later showHelp(): 20 ms on x86 (text layout, ICU's segmenter), far more on a Pi, and
+ * wasted here, since `fail` above throws instead of showing help.
+ */
+function skipHelpCache(parser: Argv): void {
+  const usage = (parser as unknown as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
 }
 
 function oneLine(msg: string): string {

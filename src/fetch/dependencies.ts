@@ -1,7 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { decompressed } from '../appc/compression.ts';
 import { imageIdHasher } from '../appc/image-id.ts';
 import type { Dependency } from '../appc/types.ts';
 import { UserError } from '../util/errors.ts';
@@ -42,6 +41,8 @@ export async function measureImage(file: string, maxSize?: number): Promise<{ id
     },
   });
   const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+  // Imported here: checking a stored image's dependencies decompresses nothing.
+  const { decompressed } = await import('../appc/compression.ts');
   try {
     await pipeline(await decompressed(createReadStream(file)), counter, hasher.stream, sink);
   } catch (err) {

@@ -2,7 +2,6 @@ import { createReadStream } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { readAciFile } from '../appc/aci-reader.ts';
 import { detectHostArch } from '../appc/arch.ts';
 import { parseImageRef } from '../appc/discovery.ts';
 import { parseImageManifest } from '../appc/image-manifest.ts';
@@ -11,13 +10,10 @@ import type { RktContext } from '../config/context.ts';
 import { insecureWarning, type InsecureCheck } from '../config/insecure.ts';
 import { Store } from '../store/store.ts';
 import type { ImageRecord, RemoteInfo } from '../store/types.ts';
-import { Keystore } from '../trust/keystore.ts';
-import { verifyDetached } from '../trust/signature.ts';
 import { UserError, withContext } from '../util/errors.ts';
 import { log } from '../util/log.ts';
 import { checkDependency, dependencyKey, dependencyRequest, measureImage } from './dependencies.ts';
-import { discover } from './discover.ts';
-import { download, HttpStatusError, type DownloadOptions } from './download.ts';
+import type { DownloadOptions } from './download.ts';
 import { hostDefaults, mismatch, platformProblem, type Host, type ImageRequest } from './match.ts';
 import { classifySource, type ImageSource } from './source.ts';
 
@@ -26,7 +22,8 @@ import { classifySource, type ImageSource } from './source.ts';
 // store's tmp/, verified (signature, name, labels, arch, dependency ID and size) and
 // only then written to the store, so a refused or broken download leaves nothing there,
 // and one killed midway leaves a directory that gc removes (see store/temp.ts).
-// Dependencies are stored before the image that needs them.
+// Dependencies are stored before the image that needs them. The network, the ACI reader
+// and openpgp are imported on first use: an image already stored needs none of them.
 
 export const PULL_POLICIES = ['new', 'update', 'never'] as const;
 /** As in rkt: new = the store first; update = ask the server (ETag, max-age); never = the store only. */
@@ -50,9 +47,12 @@ export interface FetchOptions {
   timeoutMs?: number;
 }
 
-/** Fetches `ref` (path, URL, appc name or image ID) and its dependencies; returns the stored record. */
-export async function fetchImage(ref: string, ctx: RktContext, opts: FetchOptions): Promise<ImageRecord> {
-  return new Fetcher(await Store.open(ctx.dir), ctx, opts).fetch(classifySource(ref), ref);
+/**
+ * Fetches `ref` (path, URL, appc name or image ID) and its dependencies; returns the
+ * stored record. `store`: the caller's open store of `ctx.dir`, if it has one.
+ */
+export async function fetchImage(ref: string, ctx: RktContext, opts: FetchOptions, store?: Store): Promise<ImageRecord> {
+  return new Fetcher(store ?? (await Store.open(ctx.dir)), ctx, opts).fetch(classifySource(ref), ref);
 }
 
 /** What is asked for, and how to name it in messages. */
@@ -73,7 +73,6 @@ class Fetcher {
   readonly #ctx: RktContext;
   readonly #opts: FetchOptions;
   readonly #host: Host;
-  readonly #keystore: Keystore;
   readonly #warned = new Set<InsecureCheck>();
   /** Dependencies already fetched or being fetched: a cycle or a diamond fetches each once. */
   readonly #seen = new Set<string>();
@@ -83,7 +82,6 @@ class Fetcher {
     this.#ctx = ctx;
     this.#opts = opts;
     this.#host = opts.host ?? detectHostArch();
-    this.#keystore = new Keystore(ctx);
   }
 
   async fetch(source: ImageSource, ref: string): Promise<ImageRecord> {
@@ -128,6 +126,7 @@ class Fetcher {
     if (this.#opts.pullPolicy === 'never') {
       throw new UserError(`fetch: ${wanted.what} is not in the store, and --pull-policy=never forbids discovering it`);
     }
+    const { discover } = await import('./discover.ts');
     const endpoints = await discover({ name, labels }, { ...this.#http(), insecure: this.#ctx.insecure.has('http') });
     const { aci, signature } = endpoints.aci[0]!;
     log().debug({ name, aci, signature }, 'discovered');
@@ -139,6 +138,7 @@ class Fetcher {
 
   /** Downloads, then imports; a stored copy whose ETag the server confirms (304) is kept. */
   async #download(url: string, signatureUrl: string, wanted: Wanted, stored?: ImageRecord): Promise<ImageRecord> {
+    const { download } = await import('./download.ts');
     const tmp = await this.#store.tempDir('fetch');
     try {
       const file = join(tmp.path, 'image');
@@ -223,13 +223,15 @@ class Fetcher {
         `fetch: no signature ${wanted.signature} for ${wanted.what}; pass --signature FILE, or --insecure-options=image to fetch it unverified`,
       );
     }
-    const signer = await verifyDetached(file, signature, await this.#keystore.keysFor(name), name);
+    const [{ Keystore }, { verifyDetached }] = await Promise.all([import('../trust/keystore.ts'), import('../trust/signature.ts')]);
+    const signer = await verifyDetached(file, signature, await new Keystore(this.#ctx).keysFor(name), name);
     log().info({ name, ...signer }, 'signature verified');
     return signature;
   }
 
   async #downloadSignature(url: string, file: string, what: string): Promise<string> {
     this.#checkScheme(url);
+    const { download, HttpStatusError } = await import('./download.ts');
     try {
       await download(url, file, { ...this.#http(), maxBytes: SIGNATURE_LIMIT });
     } catch (err) {
@@ -311,6 +313,7 @@ const STOP = new Error('manifest read');
 
 /** The manifest of an image file, reading no further than it. */
 async function peekManifest(file: string): Promise<ImageManifest> {
+  const { readAciFile } = await import('../appc/aci-reader.ts');
   let manifest: ImageManifest | undefined;
   try {
     return (

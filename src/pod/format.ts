@@ -15,9 +15,13 @@ export interface PodJson {
   /** RFC 3339, as every time below. */
   createdAt: string;
   startedAt?: string;
+  /** When every app had started (stage1 wrote rkt/ready); kept once the pod exits. */
+  readyAt?: string;
   exitedAt?: string;
   /** The host PID of the pod's PID 1, while it runs. */
   pid?: number;
+  /** While the pod runs: whether every app has started (what `status --wait-ready` waits for). */
+  ready?: boolean;
   /** Whether the pod ran and is over. */
   exited: boolean;
   /** Once exited: the status of the first app (manifest order) that failed, else 0. */
@@ -33,8 +37,10 @@ export function podJson(info: PodInfo): PodJson {
     path: info.path,
     createdAt: info.createdAt,
     ...(info.startedAt && { startedAt: info.startedAt }),
+    ...(info.readyAt && { readyAt: info.readyAt }),
     ...(info.exitedAt && { exitedAt: info.exitedAt }),
     ...(info.pid !== undefined && { pid: info.pid }),
+    ...(info.state === 'running' && { ready: info.ready }),
     exited,
     ...(exited && { exitCode: podExitCode(info) }),
     apps: info.apps,

@@ -36,6 +36,13 @@ export interface PodInfo {
   createdAt: string;
   /** RFC 3339: when stage1 wrote rkt/pid. */
   startedAt?: string;
+  /** RFC 3339: when stage1 found every app started and wrote rkt/ready (kept after the pod exits). */
+  readyAt?: string;
+  /**
+   * Whether the pod runs and every app in it has started: rkt/ready is there, or (a stage1
+   * that does not write it) every app has rkt/started/<app>. What `status --wait-ready` waits for.
+   */
+  ready: boolean;
   /** RFC 3339: when the last app's exit status was written, once the pod is no longer running. */
   exitedAt?: string;
   /** The host PID of the pod's PID 1, while it runs. */
@@ -47,6 +54,8 @@ export interface PodInfo {
 }
 
 const READ_ATTEMPTS = 5;
+/** Written (empty, atomically) by stage1 once every app has started, before it tells systemd READY=1. */
+export const READY_FILE = join(POD_FILES.rkt, 'ready');
 
 /** The pod `uuid` wherever it is now, or undefined if it is nowhere. */
 export async function readPod(dir: string, uuid: string, firstGuess?: PodStateDir): Promise<PodInfo | undefined> {
@@ -70,12 +79,15 @@ async function readPodAt(path: string, uuid: string, stateDir: PodStateDir): Pro
   const manifest = await readManifest(path);
   const runtime = await readRuntime(path);
   const pidStat = await statOrUndefined(join(path, POD_FILES.pid));
+  const readyStat = await statOrUndefined(join(path, READY_FILE));
   const ran = stateDir === 'run' || stateDir === 'exited-garbage';
   const running = state === 'running';
-  const apps = await readApps(path, manifest, runtime, { running });
+  const { apps, allStarted } = await readApps(path, manifest, runtime, { running });
 
-  const info: PodInfo = { uuid, state, path, createdAt: createdAt(before, runtime), apps };
+  const ready = running && (readyStat !== undefined || allStarted);
+  const info: PodInfo = { uuid, state, path, createdAt: createdAt(before, runtime), ready, apps };
   if (pidStat) info.startedAt = pidStat.mtime.toISOString();
+  if (readyStat) info.readyAt = readyStat.mtime.toISOString();
   if (ran && !running) {
     const last = Math.max(...apps.map((a) => a.exitedMs ?? 0));
     if (last > 0) info.exitedAt = new Date(last).toISOString();
@@ -121,7 +133,7 @@ async function readApps(
   manifest: PodManifest | undefined,
   runtime: PodRuntime | undefined,
   pod: { running: boolean },
-): Promise<AppRead[]> {
+): Promise<{ apps: AppRead[]; allStarted: boolean }> {
   const fromRuntime = new Map((runtime?.apps ?? []).map((a) => [a.name, a]));
   const listed = manifest
     ? manifest.apps.map((a) => ({ name: a.name, imageId: a.image.id ?? fromRuntime.get(a.name)?.imageId, imageName: a.image.name }))
@@ -142,7 +154,7 @@ async function readApps(
     }
     out.push(app);
   }
-  return out;
+  return { apps: out, allStarted: out.length > 0 && out.every((a) => started.has(a.name)) };
 }
 
 async function readStatus(path: string): Promise<{ code: number; mtimeMs: number } | undefined> {

@@ -1,7 +1,9 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { constants } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import type { Stage1Runtime } from '../pod/runtime.ts';
 import { StorePaths } from '../store/layout.ts';
+import { ffiStatus } from '../sys/ffi.ts';
 import { lockFile } from '../sys/flock.ts';
 import { clearCloseOnExec, execve } from '../sys/linux.ts';
 import { exists } from '../util/fs.ts';
@@ -24,6 +26,11 @@ export function stage1Env(env: NodeJS.ProcessEnv = process.env): string[] {
   return [`PATH=${STAGE1_PATH}`, ...qemu.map(([k, v]) => `${k}=${v}`)];
 }
 
+/** NAME=value strings as child_process wants an environment. */
+export function envRecord(env: readonly string[]): NodeJS.ProcessEnv {
+  return Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
 /** The entrypoint's file in the stage1 tree under `dir`; refuses a path that leaves the tree's rootfs. */
 export async function entrypointPath(dir: string, stage1: Stage1Runtime, name: EntrypointName): Promise<string> {
   const rootfs = join(new StorePaths(dir).tree(stage1.treeId), 'rootfs');
@@ -42,8 +49,7 @@ export async function runEntrypoint(dir: string, stage1: Stage1Runtime, name: En
   const lock = await lockFile(new StorePaths(dir).treeLock(stage1.treeId), 'shared');
   try {
     await new Promise<void>((done, fail) => {
-      const env = Object.fromEntries(stage1Env().map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-      execFile(entry, [name, ...args], { cwd, env, timeout: TIMEOUT_MS, encoding: 'utf8' }, (err, _stdout, stderr) => {
+      execFile(entry, [name, ...args], { cwd, env: envRecord(stage1Env()), timeout: TIMEOUT_MS, encoding: 'utf8' }, (err, _stdout, stderr) => {
         if (!err) return done();
         const last = stderr.trim().split('\n').pop();
         fail(new Error(`stage1 ${name}: ${last || err.message.split('\n')[0]}`));
@@ -54,9 +60,39 @@ export async function runEntrypoint(dir: string, stage1: Stage1Runtime, name: En
   }
 }
 
-/** Replaces this process with an entrypoint (enter: no Node process stays beside the shell). */
+/**
+ * Replaces this process with an entrypoint (enter: no Node process stays beside the
+ * shell). Where FFI cannot load there is no execve: the entrypoint runs beside this
+ * process, which exits with its status.
+ */
 export async function execEntrypoint(dir: string, stage1: Stage1Runtime, name: EntrypointName, args: string[]): Promise<never> {
   const entry = await entrypointPath(dir, stage1, name);
+  if (!ffiStatus().available) return process.exit(await spawnForwarding(entry, [name, ...args], stage1Env()));
   for (const fd of [0, 1, 2]) clearCloseOnExec(fd);
   return execve(entry, [entry, name, ...args], stage1Env());
+}
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Runs `file` on this process's stdio, with `extraFds` as its fds 3, 4..., and resolves
+ * with its exit status (128 + the signal if it was killed). Meanwhile SIGINT, SIGTERM
+ * and SIGHUP go on to it instead of ending this process, as they would reach an exec'd
+ * stage1; a terminal's ^C reaches both, so the child may get SIGINT twice.
+ */
+export function spawnForwarding(file: string, args: readonly string[], env: readonly string[], extraFds: readonly number[] = []): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['inherit', 'inherit', 'inherit', ...extraFds], env: envRecord(env) });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    for (const signal of FORWARDED) process.on(signal, forward);
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      for (const signal of FORWARDED) process.off(signal, forward);
+      fn();
+    };
+    child.on('error', (err) => settle(() => reject(err)));
+    child.on('exit', (code, signal) => settle(() => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0))));
+  });
 }

@@ -51,6 +51,9 @@ import { serializeStage1Conf } from './stage1-conf.ts';
 // (logs, progress) must be written before: after execve nothing of Node is left to
 // flush it (writes to files, pipes and terminals are synchronous on Linux, but a
 // logger's worker thread is not).
+//
+// Where koffi cannot load (a Pi Zero), handover-native.ts hands the same plan
+// (planHandOver) to the stage1 init, which does these steps itself.
 
 export interface HandOverPod {
   /** The pod directory, locked by `lock`. */
@@ -69,11 +72,25 @@ export interface HandOverOptions {
   stdinIsTty: boolean;
 }
 
-/** Replaces this process with the pod's stage1 init; returns only by throwing (see above). */
-export function handOver(pod: HandOverPod, opts: HandOverOptions): never {
+/** What both hand-overs (this one and handover-native.ts) start from; nothing is changed yet. */
+export interface HandOverPlan {
+  /** The pod directory, a real path. */
+  podPath: string;
+  /** The run entrypoint, a path in the stage1 root. */
+  entrypoint: string;
+  plan: MountPlan;
+  /** stage1.conf's bytes, for POD/rkt/stage1.conf. */
+  conf: Buffer;
+  /** The environment of the run entrypoint, as NAME=value strings. */
+  env: string[];
+}
+
+/**
+ * Checks the pod and plans its hand-over: everything that can fail without changing
+ * anything, so a failure here leaves the process and the host as they were.
+ */
+export function planHandOver(pod: HandOverPod, opts: HandOverOptions): HandOverPlan {
   const { runtime } = pod;
-  // Everything that can be checked is checked before the process changes.
-  loadFfi();
   const podPath = step('resolve the pod directory', () => realpathSync(pod.path));
   const entrypoint = runtime.stage1.entrypoints.run;
   if (!entrypoint.startsWith('/')) throw new UserError(`stage1: run entrypoint ${JSON.stringify(entrypoint)} is not an absolute path`);
@@ -87,7 +104,15 @@ export function handOver(pod: HandOverPod, opts: HandOverOptions): never {
     treePath: opts.treePath,
   });
   const conf = serializeStage1Conf(runtime.apps, { interactive: runtime.options.interactive });
-  const env = stage1Env();
+  return { podPath, entrypoint, plan, conf, env: stage1Env() };
+}
+
+/** Replaces this process with the pod's stage1 init; returns only by throwing (see above). */
+export function handOver(pod: HandOverPod, opts: HandOverOptions): never {
+  const { runtime } = pod;
+  // Everything that can be checked is checked before the process changes.
+  loadFfi();
+  const { podPath, entrypoint, plan, conf, env } = planHandOver(pod, opts);
 
   let flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (runtime.options.net === 'none') flags |= CLONE_NEWNET;
@@ -201,7 +226,8 @@ function describeOp(op: MountOp): string {
   }
 }
 
-function writeSynced(path: string, data: Buffer): void {
+/** Writes a file and syncs it and its directory (sync calls only: see above). */
+export function writeSynced(path: string, data: Buffer): void {
   const fd = openSync(path, 'w', 0o644);
   try {
     writeFileSync(fd, data);
@@ -218,7 +244,7 @@ function writeSynced(path: string, data: Buffer): void {
 }
 
 /** Runs one step; a failure names it (`run: <step>: <error>`), keeping a UserError's exit code. */
-function step<T>(name: string, fn: () => T): T {
+export function step<T>(name: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {

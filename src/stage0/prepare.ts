@@ -4,7 +4,6 @@ import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
-import { readAciFile } from '../appc/aci-reader.ts';
 import { detectHostArch } from '../appc/arch.ts';
 import { canRunArch } from '../appc/compatible-arch.ts';
 import { parseImageRef } from '../appc/discovery.ts';
@@ -21,7 +20,8 @@ import { RUNTIME_VERSION, type AppRuntime, type NetMode, type PodRuntime } from 
 import { createEmbryo } from '../pod/pods.ts';
 import { Store } from '../store/store.ts';
 import type { FileLock } from '../sys/flock.ts';
-import { binfmtHandlerFor, overlaySupport } from '../sys/kernel-features.ts';
+import { binfmtHandlerFor } from '../sys/kernel-features.ts';
+import { overlayVerdict } from '../sys/overlay-verdict.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ExitCode, UserError, withContext } from '../util/errors.ts';
 import type { AppArgs } from './app-args.ts';
@@ -150,7 +150,8 @@ export async function preparePod(ctx: RktContext, req: PrepareRequest): Promise<
       overlay,
       options: { hostname: req.hostname ?? `rkt-${pod.uuid}`, net: req.net, interactive: req.interactive },
     };
-    await writeFileAtomic(join(pod.path, POD_FILES.manifest), Readable.from([serializePodManifest(manifest)]));
+    // One sync of the pod directory, with the second file, makes both durable.
+    await writeFileAtomic(join(pod.path, POD_FILES.manifest), Readable.from([serializePodManifest(manifest)]), [], { syncDir: false });
     await writeFileAtomic(join(pod.path, POD_FILES.runtime), Readable.from([`${JSON.stringify(runtime, null, 2)}\n`]));
     return { uuid: pod.uuid, path: pod.path, lock: pod.lock, runtime, manifest };
   } catch (err) {
@@ -220,7 +221,7 @@ async function fetchAppImage(ctx: RktContext, store: Store, app: AppArgs, opts: 
     if (binfmtHandlerFor(wanted) === undefined) throw cannotRun(app.image, wanted, host);
     fetchHost = { os: host.os, arch: wanted };
   }
-  const record = await fetchImage(app.image, ctx, { ...opts, host: fetchHost, ...(app.signature ? { signature: app.signature } : {}) });
+  const record = await fetchImage(app.image, ctx, { ...opts, host: fetchHost, ...(app.signature ? { signature: app.signature } : {}) }, store);
   const manifest = await store.manifest(record.id);
   notices.check(manifest.name, getLabel(manifest.labels, 'arch'));
   return { id: record.id, name: record.name, labels: record.labels, manifest };
@@ -255,6 +256,7 @@ const STOP = new Error('manifest read');
 
 /** An image file's manifest, reading no further than it. */
 async function peekManifest(file: string): Promise<ImageManifest> {
+  const { readAciFile } = await import('../appc/aci-reader.ts');
   let manifest: ImageManifest | undefined;
   try {
     return (
@@ -330,7 +332,7 @@ async function checkHostVolumes(manifest: PodManifest): Promise<void> {
 /** Whether the pod's roots are overlays: not with --no-overlay, nor where overlayfs does not work (with a notice). */
 function decideOverlay(ctx: RktContext, podPath: string, noOverlay: boolean): boolean {
   if (noOverlay) return false;
-  const probe = overlaySupport(podPath);
+  const probe = overlayVerdict(ctx.dir, podPath);
   if (probe.ok) return true;
   ctx.warn(`rkt: overlay unusable (${probe.reason}); copying the image instead: slower start, more disk`);
   return false;

@@ -70,7 +70,8 @@ function walk(root: string, path: string, create: { kind: CreateKind; mode: numb
       continue;
     }
     if (stat === undefined && create) {
-      stat = make(hostPath, last ? create.kind : 'dir', create.mode);
+      // Parents get 0755 whatever the target's mode, so non-root apps can reach it.
+      stat = make(hostPath, last ? create.kind : 'dir', last ? create.mode : 0o755);
     }
     if (stat !== undefined && !last && !stat.isDirectory()) throw errnoError('resolve', hostPath, ERRNO.ENOTDIR);
     current = next;

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { createReadStream, type BigIntStats } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getAnnotation } from '../appc/annotations.ts';
@@ -14,6 +14,7 @@ import type { Host } from '../fetch/match.ts';
 import type { Stage1Runtime } from '../pod/runtime.ts';
 import type { Store } from '../store/store.ts';
 import { binfmtHandlerFor } from '../sys/kernel-features.ts';
+import { readCache, writeCache } from '../util/data-cache.ts';
 import { ExitCode, UserError, withContext } from '../util/errors.ts';
 
 // Which stage1 image a pod runs (docs/stage1-interface.md, "The stage1 image"):
@@ -64,16 +65,16 @@ export async function chooseStage1(
 
   let imageId: string;
   if (choice.path !== undefined) {
-    imageId = await importFile(store, resolve(choice.path), '--stage1-path');
+    imageId = await importFile(ctx.dir, store, resolve(choice.path), '--stage1-path');
   } else if (choice.hash !== undefined) {
     imageId = await store.resolveId(choice.hash).catch((err: unknown) => {
       throw withContext(`stage1: --stage1-hash ${choice.hash}`, err);
     });
     if (!(await store.get(imageId))) throw new UserError(`stage1: --stage1-hash ${choice.hash} is not in the store`);
   } else if (choice.name !== undefined) {
-    imageId = (await fetchImage(choice.name, ctx, { ...fetchOpts, signature: undefined, host: fetchHost(choice.name, host) })).id;
+    imageId = (await fetchImage(choice.name, ctx, { ...fetchOpts, signature: undefined, host: fetchHost(choice.name, host) }, store)).id;
   } else {
-    imageId = await importFile(store, await findDefault(ctx, host), 'stage1');
+    imageId = await importFile(ctx.dir, store, await findDefault(ctx, host), 'stage1');
   }
 
   const manifest = await store.manifest(imageId);
@@ -139,17 +140,42 @@ async function findDefault(ctx: RktContext, host: Host): Promise<string> {
   );
 }
 
-/** Stores a stage1 ACI file as it is (see the comment at the top: no signature check). */
-async function importFile(store: Store, file: string, what: string): Promise<string> {
-  await access(file).catch((err: NodeJS.ErrnoException) => {
+/**
+ * Stores a stage1 ACI file as it is (see the comment at the top: no signature check),
+ * once: the image a file holds is remembered with the file's identity, so later pods
+ * neither read nor hash the file again while it stays the same.
+ */
+async function importFile(dir: string, store: Store, file: string, what: string): Promise<string> {
+  const fail = (err: NodeJS.ErrnoException): never => {
     if (err.code === 'ENOENT') throw new UserError(`stage1: ${what} ${file}: no such file`, ExitCode.usage);
     throw withContext(`stage1: ${what} ${file}`, err);
-  });
-  try {
-    return (await store.writeAci(createReadStream(file))).id;
-  } catch (err) {
-    throw withContext(`stage1: ${what} ${file}`, err);
-  }
+  };
+  const identity = fileIdentity(await stat(file, { bigint: true }).catch(fail));
+  const known = importedFiles(dir)[file];
+  if (identity !== undefined && known?.identity === identity && (await store.get(known.id))) return known.id;
+  const { id } = await store.writeAci(createReadStream(file)).catch(fail);
+  if (identity !== undefined) writeCache(dir, IMPORTED_FILES, { ...importedFiles(dir), [file]: { identity, id } });
+  return id;
+}
+
+const IMPORTED_FILES = 'stage1-files';
+/** A file changed less than this long ago may change again within one tick of its ctime. */
+const SETTLE_MS = 2000;
+
+function importedFiles(dir: string): Record<string, { identity?: unknown; id: string } | undefined> {
+  const files = readCache(dir, IMPORTED_FILES);
+  return typeof files === 'object' && files !== null ? (files as Record<string, { id: string }>) : {};
+}
+
+/**
+ * What tells a file's contents apart without reading them: any write changes its size,
+ * mtime or ctime (which no one can set), a replacement its inode. Undefined for a file
+ * changed in the last SETTLE_MS, whose next write could fall in the same clock tick and
+ * leave its times as they are.
+ */
+function fileIdentity(st: BigIntStats): string | undefined {
+  if (Date.now() - Number(st.ctimeMs) < SETTLE_MS) return undefined;
+  return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
 }
 
 /** The platform to fetch a --stage1-name for: its arch label, when that arch runs here only through binfmt_misc. */

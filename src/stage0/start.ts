@@ -4,13 +4,16 @@ import type { RktContext } from '../config/context.ts';
 import { getPod, transition } from '../pod/pods.ts';
 import type { PodRuntime } from '../pod/runtime.ts';
 import { StorePaths } from '../store/layout.ts';
+import { ffiStatus } from '../sys/ffi.ts';
 import { tryLockFile, type FileLock } from '../sys/flock.ts';
 import { UserError } from '../util/errors.ts';
 import { handOver } from './handover.ts';
+import { handOverNative } from './handover-native.ts';
 
 // Starting a pod: its directory moves to run/ while locked, then this process becomes
 // its stage1 (handover.ts). Nothing of Node stays: the exit status of `rkt run` is the
-// pod's, given by stage1.
+// pod's, given by stage1. Where koffi cannot load, stage1 sets the pod up itself
+// (handover-native.ts) and this process waits beside it, exiting with its status.
 
 export interface StartablePod {
   uuid: string;
@@ -23,7 +26,22 @@ export interface StartablePod {
 export async function startPod(ctx: RktContext, pod: StartablePod, from: 'prepare' | 'prepared'): Promise<never> {
   const path = await transition(ctx.dir, pod.uuid, from, 'run');
   const paths = new StorePaths(ctx.dir);
-  return handOver({ ...pod, path }, { treePath: (id) => paths.tree(id), stdinIsTty: isatty(0) });
+  const opts = { treePath: (id: string) => paths.tree(id), stdinIsTty: isatty(0) };
+  const ffi = ffiStatus();
+  if (ffi.available) return handOver({ ...pod, path }, opts);
+  ctx.warn(
+    `rkt: the FFI part cannot load here (${ffiReason(ffi.reason)}): stage1 sets up the pod itself and rkt stays beside it while the pod runs (about 40 MB)`,
+  );
+  return process.exit(await handOverNative({ ...pod, path }, { ...opts, dir: ctx.dir }));
+}
+
+/**
+ * Why koffi cannot load, without the wrapping of ffi.ts's error, which is written for
+ * commands that fail without FFI ("this command needs ..., which cannot load on linux
+ * armv6l: WHY; commands that only read images still work"); the whole text otherwise.
+ */
+function ffiReason(message: string): string {
+  return /^this command needs .*?, which cannot load on \S+ \S+: (.*); commands that only read images still work$/s.exec(message)?.[1] ?? message;
 }
 
 /** `rkt run-prepared`: takes a prepared pod's lock and starts it. */

@@ -13,23 +13,34 @@ import type { ImageRecord, RemoteInfo } from './types.ts';
 
 /**
  * Stores an ACI (any compression): the uncompressed tar goes to tmp/ while readAci
- * checks it and hashes it, is synced, and only then is renamed into blob/ under the
- * image's exclusive lock, followed by the manifest and, last, the record. Whoever
- * commits first wins; later writers of the same image find the record and drop their copy.
+ * checks it and hashes it, and, unless the image is stored already, is synced and only
+ * then renamed into blob/ under the image's exclusive lock, followed by the manifest
+ * and, last, the record. Whoever commits first wins; later writers of the same image
+ * find the record and drop their copy.
  */
 export async function writeImage(paths: StorePaths, source: Readable, remote?: RemoteInfo, signature?: Uint8Array): Promise<ImageRecord> {
-  let staged: { entry: TempEntry; contents: AciContents; size: number } | undefined;
+  let staged: Staged | undefined;
   try {
-    staged = await stage(paths, source);
-    const { entry, contents, size } = staged;
-    return await withLock(paths.imageLock(contents.imageId), 'exclusive', () => commit(paths, entry, contents, size, remote, signature));
+    const ready = await stage(paths, source);
+    staged = ready;
+    return await withLock(paths.imageLock(ready.contents.imageId), 'exclusive', () => commit(paths, ready, remote, signature));
   } catch (err) {
     await staged?.entry.discard();
     throw storeWriteError(err, 'cannot store the image', paths.root);
+  } finally {
+    await staged?.handle.close();
   }
 }
 
-async function stage(paths: StorePaths, source: Readable): Promise<{ entry: TempEntry; contents: AciContents; size: number }> {
+/** The tar in tmp/, still open (not yet synced), and what readAci found in it. */
+interface Staged {
+  entry: TempEntry;
+  handle: fsp.FileHandle;
+  contents: AciContents;
+  size: number;
+}
+
+async function stage(paths: StorePaths, source: Readable): Promise<Staged> {
   const { entry, handle } = await tempFile(paths, 'blob');
   let size = 0;
   // readAci sees exactly the bytes that reach the file, so its image ID is the file's hash.
@@ -42,25 +53,17 @@ async function stage(paths: StorePaths, source: Readable): Promise<{ entry: Temp
   }
   try {
     const contents = await readAci(Readable.from(toFile(await decompressed(source))));
-    await handle.sync();
-    return { entry, contents, size };
+    return { entry, handle, contents, size };
   } catch (err) {
     source.destroy();
+    await handle.close();
     await entry.discard();
     throw err;
-  } finally {
-    await handle.close();
   }
 }
 
-async function commit(
-  paths: StorePaths,
-  entry: TempEntry,
-  contents: AciContents,
-  size: number,
-  remote?: RemoteInfo,
-  signature?: Uint8Array,
-): Promise<ImageRecord> {
+async function commit(paths: StorePaths, staged: Staged, remote?: RemoteInfo, signature?: Uint8Array): Promise<ImageRecord> {
+  const { entry, handle, contents, size } = staged;
   const id = contents.imageId;
   const existing = await readRecord(paths, id);
   if (existing && (await exists(paths.blob(id)))) {
@@ -70,6 +73,7 @@ async function commit(
     if (!remote) return existing;
     return (await updateRecord(paths, id, (r) => ({ ...r, remote }))) ?? existing;
   }
+  await handle.sync();
   if (await fsp.mkdir(paths.blobShard(id), { recursive: true })) await syncDirectory(paths.blobRoot);
   await entry.commit(paths.blob(id));
   try {

@@ -72,17 +72,21 @@ export async function putRecord(paths: StorePaths, record: ImageRecord): Promise
   await withLock(paths.indexLock, 'exclusive', () => writeRecordFile(paths, record));
 }
 
-/** Changes a stored record; returns undefined (and writes nothing) when there is none. */
+/**
+ * Changes a stored record; returns undefined (and writes nothing) when there is none.
+ * `durable: false` is for hints such as the last use: a power cut may undo the change.
+ */
 export async function updateRecord(
   paths: StorePaths,
   id: string,
   change: (record: ImageRecord) => ImageRecord,
+  opts: { durable?: boolean } = {},
 ): Promise<ImageRecord | undefined> {
   return withLock(paths.indexLock, 'exclusive', async () => {
     const record = await readRecord(paths, id);
     if (record === undefined) return undefined;
     const changed = change(record);
-    await writeRecordFile(paths, changed);
+    await writeRecordFile(paths, changed, opts.durable ?? true);
     return changed;
   });
 }
@@ -93,8 +97,8 @@ export async function deleteRecord(paths: StorePaths, id: string): Promise<void>
   await syncDirectory(paths.indexDir);
 }
 
-async function writeRecordFile(paths: StorePaths, record: ImageRecord): Promise<void> {
-  await writeStoreFile(paths, paths.record(record.id), Buffer.from(`${JSON.stringify(record, null, 2)}\n`));
+async function writeRecordFile(paths: StorePaths, record: ImageRecord, durable = true): Promise<void> {
+  await writeStoreFile(paths, paths.record(record.id), Buffer.from(`${JSON.stringify(record, null, 2)}\n`), { syncDir: durable });
 }
 
 function parseRecord(text: string, id: string): ImageRecord {

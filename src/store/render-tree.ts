@@ -7,7 +7,6 @@ import { writeFileAtomic } from '../util/atomic-file.ts';
 import { UserError } from '../util/errors.ts';
 import type { ResolvedLayer } from './dependencies.ts';
 import { storeWriteError } from './disk-errors.ts';
-import { extractLayers } from './extract.ts';
 import { readRecord } from './index-db.ts';
 import type { StorePaths } from './layout.ts';
 import { tempDir } from './temp.ts';
@@ -57,6 +56,8 @@ async function lockImages(paths: StorePaths, layers: ResolvedLayer[]): Promise<F
 }
 
 async function render(paths: StorePaths, layers: ResolvedLayer[], dest: string): Promise<void> {
+  // Imported here: a tree already rendered needs no ACI reader.
+  const { extractLayers } = await import('./extract.ts');
   const entry = await tempDir(paths, 'tree');
   try {
     const extractable = layers.map((l) => ({

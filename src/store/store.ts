@@ -10,14 +10,12 @@ import { resolveLayers } from './dependencies.ts';
 import { storeWriteError } from './disk-errors.ts';
 import { collectGarbage, type GcOptions } from './gc.ts';
 import { ImageNotStoredError, removeImage } from './image-remove.ts';
-import { writeImage } from './image-write.ts';
 import { listRecords, readRecord, updateRecord } from './index-db.ts';
 import { StorePaths } from './layout.ts';
 import { renderLayers } from './render-tree.ts';
 import { matchByName, resolveId } from './resolve.ts';
 import { tempDir, type TempEntry } from './temp.ts';
 import type { GcReport, ImageRecord, RemoteInfo, VerifyReport } from './types.ts';
-import { verifyStore } from './verify.ts';
 
 export { ImageNotStoredError } from './image-remove.ts';
 export type { InUse, GcOptions } from './gc.ts';
@@ -26,9 +24,13 @@ export type { TempEntry } from './temp.ts';
 /**
  * The image store of one rkt data directory (see layout.ts for what is on disk and
  * how it stays consistent). Any number of rkt processes may use one store at once.
+ * Writing and verifying images import the ACI reader and its decompressors on first
+ * use: running a stored image needs neither.
  */
 export class Store {
   readonly paths: StorePaths;
+  /** Images this store marked used: one command marks each once (fetch and render both would). */
+  readonly #marked = new Set<string>();
 
   private constructor(paths: StorePaths) {
     this.paths = paths;
@@ -53,7 +55,8 @@ export class Store {
    * Stores an ACI (plain, gzip, bzip2 or xz); an image already stored is kept once, its remote info updated.
    * `signature` is the detached signature the caller verified the ACI with, kept for export-bundle.
    */
-  writeAci(source: Readable, opts: { remote?: RemoteInfo; signature?: Uint8Array } = {}): Promise<ImageRecord> {
+  async writeAci(source: Readable, opts: { remote?: RemoteInfo; signature?: Uint8Array } = {}): Promise<ImageRecord> {
+    const { writeImage } = await import('./image-write.ts');
     return writeImage(this.paths, source, opts.remote, opts.signature);
   }
 
@@ -116,9 +119,12 @@ export class Store {
     return removeImage(this.paths, id);
   }
 
+  /** Sets the image's last use to now, for image gc: a hint, which a power cut may undo. */
   async markUsed(id: string): Promise<void> {
+    if (this.#marked.has(id)) return;
     const lastUsedAt = new Date().toISOString();
-    if (!(await updateRecord(this.paths, id, (r) => ({ ...r, lastUsedAt })))) throw new ImageNotStoredError(id);
+    if (!(await updateRecord(this.paths, id, (r) => ({ ...r, lastUsedAt }), { durable: false }))) throw new ImageNotStoredError(id);
+    this.#marked.add(id);
   }
 
   async updateRemote(id: string, remote: RemoteInfo): Promise<void> {
@@ -148,7 +154,8 @@ export class Store {
     return tempDir(this.paths, kind);
   }
 
-  verify(opts: { repair?: boolean } = {}): Promise<VerifyReport> {
+  async verify(opts: { repair?: boolean } = {}): Promise<VerifyReport> {
+    const { verifyStore } = await import('./verify.ts');
     return verifyStore(this.paths, opts.repair ?? false);
   }
 

@@ -12,8 +12,8 @@ import type { StorePaths } from './layout.ts';
 
 export interface TempEntry {
   readonly path: string;
-  /** Renames into `dest` (same filesystem), syncs dest's directory, unlocks. */
-  commit(dest: string): Promise<void>;
+  /** Renames into `dest` (same filesystem), syncs dest's directory unless told not to, unlocks. */
+  commit(dest: string, opts?: { syncDir?: boolean }): Promise<void>;
   /** Removes whatever was written and unlocks; safe after a failed commit. */
   discard(): Promise<void>;
 }
@@ -28,8 +28,12 @@ export async function tempDir(paths: StorePaths, kind: string): Promise<TempEntr
   return (await create(paths, kind, (path) => fsp.mkdir(path, { mode: 0o755 }))).entry;
 }
 
-/** Writes `data` to `dest` through tmp/: synced, renamed, directory synced. */
-export async function writeStoreFile(paths: StorePaths, dest: string, data: Uint8Array): Promise<void> {
+/**
+ * Writes `data` to `dest` through tmp/: synced, renamed, directory synced. Without the
+ * directory sync (`syncDir: false`) a power cut may bring back the file `dest` replaced,
+ * though never a torn one.
+ */
+export async function writeStoreFile(paths: StorePaths, dest: string, data: Uint8Array, opts: { syncDir?: boolean } = {}): Promise<void> {
   const { entry, handle } = await tempFile(paths, 'file');
   try {
     try {
@@ -38,7 +42,7 @@ export async function writeStoreFile(paths: StorePaths, dest: string, data: Uint
     } finally {
       await handle.close();
     }
-    await entry.commit(dest);
+    await entry.commit(dest, opts);
   } catch (err) {
     await entry.discard();
     throw err;
@@ -58,9 +62,9 @@ async function create<T>(paths: StorePaths, kind: string, make: (path: string) =
 function lockedEntry(path: string, lock: FileLock): TempEntry {
   return {
     path,
-    async commit(dest) {
+    async commit(dest, { syncDir = true } = {}) {
       await fsp.rename(path, dest);
-      await syncDirectory(dirname(dest));
+      if (syncDir) await syncDirectory(dirname(dest));
       lock.release();
     },
     async discard() {

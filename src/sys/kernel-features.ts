@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { overlayEscape } from '../stage0/mount-plan.ts';
 import { UserError, describeError } from '../util/errors.ts';
+import { ffiStatus } from './ffi.ts';
 import { MNT_DETACH, mount, umount2 } from './linux.ts';
 
 // What the running kernel offers a pod, each probe cheap and each missing feature
@@ -32,7 +34,8 @@ export function parseFilesystems(text: string): Set<string> {
  * the kernel lists it, and a trial mount of a tiny lower/upper/work there works and
  * hides a deleted lower file. That catches a filesystem overlay refuses as upper
  * (overlay on overlay, some FUSE) and one without d_type (xfs with ftype=0), where
- * whiteouts show through. Needs root; the trial is unmounted and removed.
+ * whiteouts show through. Needs root; the trial is unmounted and removed. Where koffi
+ * cannot load (a Pi Zero) it is mounted with util-linux's mount(8) instead.
  */
 export function overlaySupport(dir: string): { ok: true } | { ok: false; reason: string } {
   let filesystems: Set<string>;
@@ -60,8 +63,9 @@ function trialMount(dir: string, trial: string): Probe {
   for (const d of [lower, upper, work, merged]) mkdirSync(d);
   mkdirSync(join(lower, 'd'));
   writeFileSync(join(lower, 'd', 'f'), '');
+  const mounter = trialMounter();
   try {
-    mount('overlay', merged, 'overlay', 0, `lowerdir=${overlayEscape(lower)},upperdir=${overlayEscape(upper)},workdir=${overlayEscape(work)}`);
+    mounter.mount(merged, `lowerdir=${overlayEscape(lower)},upperdir=${overlayEscape(upper)},workdir=${overlayEscape(work)}`);
   } catch (err) {
     if (err instanceof UserError) return missing(err.message);
     const code = (err as NodeJS.ErrnoException).code;
@@ -82,12 +86,62 @@ function trialMount(dir: string, trial: string): Probe {
   } catch (err) {
     return missing(`a trial overlay on ${dir} failed: ${describeError(err)}`);
   } finally {
-    try {
-      umount2(merged);
-    } catch {
-      umount2(merged, MNT_DETACH);
-    }
+    mounter.unmount(merged);
   }
+}
+
+interface TrialMounter {
+  /** Mounts an overlay with `data` at `target`; throws a system error, or a UserError without FFI or mount(8). */
+  mount(target: string, data: string): void;
+  /** Unmounts it, lazily if it is busy. */
+  unmount(target: string): void;
+}
+
+/** mount(2) through FFI, or where koffi cannot load (a Pi Zero), util-linux's mount(8) and umount(8). */
+function trialMounter(): TrialMounter {
+  if (!ffiStatus().available) return utilMounter;
+  return {
+    mount: (target, data) => mount('overlay', target, 'overlay', 0, data),
+    unmount(target) {
+      try {
+        umount2(target);
+      } catch {
+        umount2(target, MNT_DETACH);
+      }
+    },
+  };
+}
+
+const utilMounter: TrialMounter = {
+  mount(target, data) {
+    util('mount', ['-t', 'overlay', '-o', data, 'overlay', target]);
+  },
+  unmount(target) {
+    try {
+      util('umount', [target]);
+    } catch {
+      util('umount', ['--lazy', target]);
+    }
+  },
+};
+
+/** What mount(8) says (in the C locale) for the errors trialMount explains, by errno code. */
+const UTIL_ERRORS: [RegExp, string][] = [
+  [/must be superuser|permission denied|operation not permitted/i, 'EPERM'],
+  [/wrong fs type|bad option|invalid argument/i, 'EINVAL'],
+];
+
+/** Runs a util-linux command; its first line of stderr becomes the error, with an errno code where it names one. */
+function util(command: string, args: string[]): void {
+  const r = spawnSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+    throw new UserError(`without FFI the trial mount needs ${command}(8), which is not installed; install util-linux`);
+  }
+  if (r.error) throw r.error;
+  if (r.status === 0) return;
+  const said = r.stderr.trim().split('\n')[0] || `exit status ${r.status ?? r.signal}`;
+  const code = UTIL_ERRORS.find(([pattern]) => pattern.test(said))?.[1];
+  throw Object.assign(new Error(`${command}(8): ${said}`), code ? { code } : {});
 }
 
 // ---- namespaces ----------------------------------------------------------------

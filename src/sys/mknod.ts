@@ -6,9 +6,8 @@ import { errnoError, loadFfi, type Koffi } from './ffi.ts';
 // binding for either. glibc only exports `mknod` since 2.33 (Raspberry Pi OS bullseye
 // ships 2.31, which has only the versioned `__xmknod`), so we call the mknodat system
 // call by number, which every libc and kernel we run on has. Where koffi cannot load
-// (a Pi Zero), FIFOs are made by coreutils' mkfifo(1). Device nodes are not: they
-// matter only in a pod's rootfs, and running a pod needs FFI anyway, so the FFI error
-// says why they cannot be made.
+// (a Pi Zero), coreutils' mknod(1) makes them instead: pods run there too (stage1 sets
+// them up, see src/stage0/handover-native.ts), so device nodes matter there as well.
 
 export const S_IFIFO = 0o010000;
 export const S_IFCHR = 0o020000;
@@ -28,9 +27,8 @@ export function mknod(path: string, mode: number, devmajor = 0, devminor = 0): v
   let koffi: Koffi;
   try {
     koffi = loadFfi();
-  } catch (err) {
-    if ((mode & S_IFMT) !== S_IFIFO) throw err;
-    return mkfifo(path, mode);
+  } catch {
+    return mknodCommand(path, mode, devmajor, devminor);
   }
   const nr = SYS_MKNODAT[process.arch];
   if (nr === undefined) throw new UserError(`mknod: no system call number known for ${process.arch}`);
@@ -40,15 +38,20 @@ export function mknod(path: string, mode: number, devmajor = 0, devminor = 0): v
   if (Number(rc) !== 0) throw errnoError('mknod', path, koffi.errno());
 }
 
-/** mkfifo(1), which like mknodat never follows an existing last component (EEXIST). */
-function mkfifo(path: string, mode: number): void {
+const MKNOD_TYPE: Record<number, string> = { [S_IFIFO]: 'p', [S_IFCHR]: 'c', [S_IFBLK]: 'b' };
+
+/** mknod(1), which like mknodat never follows an existing last component (EEXIST). */
+function mknodCommand(path: string, mode: number, devmajor: number, devminor: number): void {
+  const type = MKNOD_TYPE[mode & S_IFMT];
+  if (type === undefined) throw new UserError(`mknod: ${path}: not a FIFO or device node (mode ${mode.toString(8)})`);
   // Extraction names the parent by its fd (/proc/self/fd/N/name), which in the child
   // would be the child's own fd N: hand it our fd N as its fd 3 instead.
   const viaFd = /^\/proc\/self\/fd\/(\d+)\//.exec(path);
   const childPath = viaFd ? `/proc/self/fd/3/${path.slice(viaFd[0].length)}` : path;
   const stdio: StdioOptions = ['ignore', 'ignore', 'pipe', ...(viaFd ? [Number(viaFd[1])] : [])];
-  const r = spawnSync('mkfifo', ['--mode', (mode & 0o7777).toString(8), '--', childPath], { stdio, encoding: 'utf8' });
-  const fail = (why: string) => Object.assign(new Error(`mkfifo \`${path}\`: ${why}`), { syscall: 'mkfifo', path });
+  const numbers = type === 'p' ? [] : [String(devmajor), String(devminor)];
+  const r = spawnSync('mknod', ['--mode', (mode & 0o7777).toString(8), '--', childPath, type, ...numbers], { stdio, encoding: 'utf8' });
+  const fail = (why: string) => Object.assign(new Error(`mknod \`${path}\`: ${why}`), { syscall: 'mknod', path });
   if (r.error) throw Object.assign(fail(r.error.message), { code: (r.error as NodeJS.ErrnoException).code });
   if (r.status !== 0) throw fail(r.stderr.trim() || `exit status ${r.status ?? r.signal}`);
 }

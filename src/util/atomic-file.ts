@@ -7,15 +7,16 @@ import { pipeline } from 'node:stream/promises';
 /**
  * Writes a stream to `path` so that a reader, a crash or a power cut never sees a
  * half-written file: data goes to a temporary name in the same directory, is synced,
- * renamed into place, and the directory entry is synced too. On failure the
- * temporary file is removed and `path` is untouched. `stages` transform the data on
- * its way; an error in any of them fails the whole write.
+ * renamed into place, and the directory entry is synced too (`syncDir: false` leaves
+ * that to a later write in the same directory). On failure the temporary file is
+ * removed and `path` is untouched. `stages` transform the data on its way; an error in
+ * any of them fails the whole write.
  */
 export async function writeFileAtomic(
   path: string,
   source: Readable,
   stages: Duplex[] = [],
-  opts: { mode?: number } = {},
+  opts: { mode?: number; syncDir?: boolean } = {},
 ): Promise<void> {
   const tmp = temporaryNameFor(path);
   try {
@@ -28,7 +29,7 @@ export async function writeFileAtomic(
     await fsp.rm(tmp, { force: true });
     throw err;
   }
-  await syncDirectory(dirname(path));
+  if (opts.syncDir ?? true) await syncDirectory(dirname(path));
 }
 
 /** Temporary names start with a dot and carry `.tmp-` so that cleanup can find leftovers. */

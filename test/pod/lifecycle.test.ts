@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { PodWorld, allProcesses, mountsUnder, probeImage, stage1Processes, until, whyNotArch } from '../helpers/pods.ts';
+import { PodWorld, allProcesses, mountsUnder, probeImage, stage1Processes, until, whyNotArch, type ProcInfo } from '../helpers/pods.ts';
 
 // What pods leave behind: after many run + gc cycles, after a stage0 killed in the middle
 // of a prepare and a stage1 killed while its pod runs, `rkt gc` (and `rkt rm`) must leave
@@ -29,10 +29,13 @@ function assertNothingLeft(w: PodWorld): void {
 }
 
 /** Processes (but this one) whose command line names the world's data dir: stage0s and their helpers (cp). */
-function processesNaming(w: PodWorld): number[] {
-  return allProcesses()
-    .filter((p) => p.pid !== process.pid && p.cmdline.some((a) => a.includes(w.data)))
-    .map((p) => p.pid);
+function processesNaming(w: PodWorld): ProcInfo[] {
+  return allProcesses().filter((p) => p.pid !== process.pid && p.cmdline.some((a) => a.includes(w.data)));
+}
+
+/** Whether stage0's `cp` of a tree into a pod of `w` runs. */
+function copying(w: PodWorld): boolean {
+  return processesNaming(w).some((p) => p.comm === 'cp' && p.cmdline.some((a) => a.includes(path.join(w.data, 'pods/prepare'))));
 }
 
 describe('pod lifecycle (amd64)', { skip }, () => {
@@ -52,26 +55,32 @@ describe('pod lifecycle (amd64)', { skip }, () => {
     assertNothingLeft(w);
   });
 
-  test('kill -9 of stage0 during prepare: gc removes the aborted pod', async (t) => {
-    const big = probeImage('amd64', 'big', { blobBytes: BIG_BYTES });
-    const w = new PodWorld(t);
-    // --no-overlay: the trees are copied into the pod while it is in prepare/.
-    const pod = w.start(['run', '--no-overlay', big, '--', 'exit', '0']);
-    const prepareDir = path.join(w.data, 'pods/prepare');
-    await until(() => fs.existsSync(prepareDir) && fs.readdirSync(prepareDir).length > 0, 'a pod in pods/prepare/');
-    process.kill(pod.pid, 'SIGKILL');
-    const exited = await pod.exited;
-    assert.equal(exited.signal, 'SIGKILL', 'rkt finished its prepare before the kill: make BIG_BYTES larger');
-    const [uuid] = fs.readdirSync(prepareDir);
-    const status = w.rkt(['status', uuid!]);
-    assert.match(status.stdout, /^state=aborted-prepare$/m, status.stderr);
-    // A `cp` stage0 started may still be copying into the pod: it goes on as an orphan.
-    const orphans = processesNaming(w);
-    if (orphans.length > 0) t.diagnostic(`processes of the killed stage0 still running: ${orphans.join(', ')}`);
-    await until(() => processesNaming(w).length === 0, 'the helpers of the killed stage0 to end');
-    gc(w);
-    assertNothingLeft(w);
-  });
+  // Killed while it renders the image into the store (Node itself), and while its `cp`
+  // copies the tree into the pod (which then goes on as an orphan).
+  for (const phase of ['render', 'copy'] as const) {
+    test(`kill -9 of stage0 during prepare (${phase}): gc removes the aborted pod`, async (t) => {
+      const big = probeImage('amd64', 'big', { blobBytes: BIG_BYTES });
+      const w = new PodWorld(t);
+      // --no-overlay: the trees are copied into the pod while it is in prepare/.
+      const pod = w.start(['run', '--no-overlay', big, '--', 'exit', '0']);
+      const prepareDir = path.join(w.data, 'pods/prepare');
+      await until(() => fs.existsSync(prepareDir) && fs.readdirSync(prepareDir).length > 0, 'a pod in pods/prepare/');
+      if (phase === 'copy') await until(() => copying(w), 'stage0 to start copying the image into the pod');
+      process.kill(pod.pid, 'SIGKILL');
+      const exited = await pod.exited;
+      assert.equal(exited.signal, 'SIGKILL', 'rkt finished its prepare before the kill: make BIG_BYTES larger');
+      const [uuid] = fs.readdirSync(prepareDir);
+      const status = w.rkt(['status', uuid!]);
+      assert.match(status.stdout, /^state=aborted-prepare$/m, status.stderr);
+      const orphans = processesNaming(w);
+      if (orphans.length > 0) t.diagnostic(`still running after the kill: ${orphans.map((p) => p.cmdline.slice(0, 2).join(' ')).join(', ')}`);
+      gc(w);
+      assertNothingLeft(w);
+      // An orphaned cp cannot bring the pod back once gc has moved it away.
+      await until(() => processesNaming(w).length === 0, 'the helpers of the killed stage0 to end');
+      assertNothingLeft(w);
+    });
+  }
 
   test("kill -9 of a running pod's stage1 outer process: the pod dies, gc removes it", async (t) => {
     const w = new PodWorld(t);
@@ -106,7 +115,7 @@ describe('pod lifecycle (amd64)', { skip }, () => {
     assert.match(again.stderr, /is not there: nothing to remove/);
   });
 
-  test('rkt rm refuses a running pod', async (t) => {
+  test('rkt rm refuses a running pod, and gc leaves it', async (t) => {
     const w = new PodWorld(t);
     const uuidFile = path.join(w.dir, 'uuid');
     const pod = w.start(['run', `--uuid-file-save=${uuidFile}`, img, '--', 'sleep', '60']);
@@ -116,6 +125,8 @@ describe('pod lifecycle (amd64)', { skip }, () => {
     assert.equal(rm.status, 1);
     assert.match(rm.stderr, /cannot remove pod/);
     assert.deepEqual(w.pods(), [`run/${uuid}`]);
+    gc(w);
+    assert.deepEqual(w.pods(), [`run/${uuid}`], 'gc leaves a running pod alone');
     assert.equal(w.rkt(['stop', uuid]).status, 0);
     assert.equal((await pod.exited).status, 42);
     gc(w);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { root } from '../helpers/run.ts';
 
 // A Pi Zero's node cannot load koffi, and there the store locks through flock(1), makes
-// FIFOs with mkfifo(1) and syncs trees file by file. RKT_FFI=off makes this machine such
+// FIFOs and device nodes with mknod(1) and syncs trees file by file. RKT_FFI=off makes this machine such
 // a board: the store's own test files, rerun that way, prove the fallbacks do the job,
 // with their real processes, kill -9 and gc.
 

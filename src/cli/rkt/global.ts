@@ -86,6 +86,19 @@ export function contextFrom(argv: Partial<GlobalArgs>): RktContext {
   };
 }
 
+/** The global flags that take a value, which follows as the next token unless given with `=`. */
+const VALUE_FLAGS = ['--dir', '--local-config', '--system-config', '--insecure-options'];
+
+/** Where the command word is in `argv` (the first token that is not a global flag or its value); -1 when there is none. */
+export function commandIndex(argv: readonly string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (VALUE_FLAGS.includes(token)) i++;
+    else if (!token.startsWith('-')) return i;
+  }
+  return -1;
+}
+
 function absoluteDir(flag: string): (v: string | string[]) => string {
   return (v) => {
     // Given twice, the last one wins, as with rkt's flags.

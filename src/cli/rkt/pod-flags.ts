@@ -8,7 +8,7 @@ import type { PrepareRequest } from '../../stage0/prepare.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { ExitCode, UserError } from '../../util/errors.ts';
 import { networkFrom, withNetworkOptions, type NetworkArgs } from '../network-options.ts';
-import { addGlobalFlags } from './global.ts';
+import { addGlobalFlags, commandIndex } from './global.ts';
 
 // The pod flags of `rkt run` and `rkt prepare`, as CoreOS rkt named them. Per-app
 // flags follow each image, so yargs cannot parse these command lines alone: yargs
@@ -69,15 +69,10 @@ export async function parseRunLine(command: string): Promise<{ flags: PodFlags; 
   return { flags: flags as unknown as PodFlags, apps };
 }
 
-/** The raw tokens after the command word, skipping global flags and their values before it. */
+/** The raw tokens after the command word, which the global flags and their values may precede. */
 export function tokensAfter(command: string, argv: string[]): string[] {
-  const globalValueFlags = ['--dir', '--local-config', '--system-config', '--insecure-options'];
-  for (let i = 0; i < argv.length; i++) {
-    const t = argv[i]!;
-    if (t === command) return argv.slice(i + 1);
-    if (globalValueFlags.includes(t)) i++;
-  }
-  return [];
+  const at = commandIndex(argv);
+  return argv[at] === command ? argv.slice(at + 1) : [];
 }
 
 export async function prepareRequest(flags: PodFlags, apps: AppArgs[]): Promise<PrepareRequest> {
