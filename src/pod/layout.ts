@@ -29,6 +29,14 @@ export const POD_FILES = {
   volumesDir: 'volumes',
 } as const;
 
+/**
+ * The upper/ and work/ of an overlay, relative to the pod: `overlay/stage1` for the
+ * stage1 root, `overlay/apps/<app>` for an app's, so no app name can collide with it.
+ */
+export function overlayDirOf(app?: string): string {
+  return app === undefined ? join(POD_FILES.overlayDir, 'stage1') : join(POD_FILES.overlayDir, 'apps', app);
+}
+
 /** An app's root inside the stage1 root. */
 export function appRootInStage1(app: string): string {
   return join('/opt/stage2', app, 'rootfs');

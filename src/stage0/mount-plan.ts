@@ -1,6 +1,6 @@
 import { join, posix } from 'node:path';
 import type { MountPoint, RuntimeApp, Volume } from '../appc/types.ts';
-import { POD_FILES, appRootInStage1 } from '../pod/layout.ts';
+import { POD_FILES, appRootInStage1, overlayDirOf } from '../pod/layout.ts';
 import type { PodRuntime } from '../pod/runtime.ts';
 import { UserError } from '../util/errors.ts';
 
@@ -66,7 +66,6 @@ export interface MountPlanInput {
 /** The devices bound from the host into every app's /dev. */
 const APP_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
 const STAGE1_DEVICES = ['null', 'zero'] as const;
-const STAGE1_OVERLAY = 'stage1';
 /** An AC Name: safe as a single path component. */
 const AC_NAME = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 
@@ -78,7 +77,7 @@ export function planMounts(input: MountPlanInput): MountPlan {
 
   // The stage1 root, /rkt, and what the init needs before it mounts /proc.
   const stage1Target: InRoot = { root: podPath, path: POD_FILES.stage1Rootfs };
-  ops.push(...rootOps(input, STAGE1_OVERLAY, runtime.stage1.treeId, stage1Target));
+  ops.push(...rootOps(input, overlayDirOf(), runtime.stage1.treeId, stage1Target));
   ops.push({ op: 'mkdir', target: { root: podPath, path: POD_FILES.rkt } });
   ops.push(bind({ root: podPath, path: POD_FILES.rkt }, { root: stage1Root, path: '/rkt' }));
   ops.push(...devOps(stage1Root, STAGE1_DEVICES, consoleSource, false));
@@ -88,13 +87,10 @@ export function planMounts(input: MountPlanInput): MountPlan {
   const madeVolumes = new Set<string>();
   for (const app of runtime.apps) {
     if (!AC_NAME.test(app.name)) throw new UserError(`pod: app name ${JSON.stringify(app.name)} is not an AC name`);
-    if (runtime.overlay && app.name === STAGE1_OVERLAY) {
-      throw new UserError(`pod: an app named "${STAGE1_OVERLAY}" clashes with the stage1 overlay in POD/overlay/; rename the app`);
-    }
     const ra = input.manifest.apps.find((a) => a.name === app.name);
     if (!ra) throw new UserError(`pod: runtime.json names app ${app.name}, which the pod manifest lacks`);
     const appRoot = join(stage1Root, appRootInStage1(app.name));
-    ops.push(...rootOps(input, app.name, app.treeId, { root: stage1Root, path: appRootInStage1(app.name) }));
+    ops.push(...rootOps(input, overlayDirOf(app.name), app.treeId, { root: stage1Root, path: appRootInStage1(app.name) }));
     ops.push(...devOps(appRoot, APP_DEVICES, consoleSource, true));
     ops.push(bind('/sys', { root: appRoot, path: '/sys' }, { readOnly: true, flags: ['nosuid', 'nodev', 'noexec'] }));
     ops.push({ op: 'mkdir', target: { root: appRoot, path: '/proc' } });
@@ -109,9 +105,8 @@ export function planMounts(input: MountPlanInput): MountPlan {
 }
 
 /** The root's mount: an overlay on the tree, or the prepared copy bound onto itself (so pivot_root takes it). */
-function rootOps(input: MountPlanInput, name: string, treeId: string, target: InRoot): MountOp[] {
+function rootOps(input: MountPlanInput, dir: string, treeId: string, target: InRoot): MountOp[] {
   if (!input.runtime.overlay) return [bind(target, target)];
-  const dir = join(POD_FILES.overlayDir, name);
   const upper = join(input.podPath, dir, 'upper');
   const work = join(input.podPath, dir, 'work');
   const lower = join(input.treePath(treeId), 'rootfs');

@@ -1,5 +1,6 @@
+import { isatty } from 'node:tty';
 import { namespaceSupport } from '../sys/kernel-features.ts';
-import { UserError } from '../util/errors.ts';
+import { ExitCode, UserError } from '../util/errors.ts';
 
 /**
  * What every command that makes or joins pods needs, checked before any work so that a
@@ -11,4 +12,11 @@ export function checkCanRunPods(command: string): void {
   }
   const ns = namespaceSupport();
   if (!ns.ok) throw new UserError(`${command}: ${ns.reason}: this kernel cannot run pods`);
+}
+
+/** --interactive hands stdin's terminal to the app: checked before any pod is made. */
+export function checkInteractive(command: string, interactive: boolean): void {
+  if (interactive && !isatty(0)) {
+    throw new UserError(`${command}: --interactive needs a terminal on stdin: run it from a terminal, or leave --interactive out`, ExitCode.usage);
+  }
 }

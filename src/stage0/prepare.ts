@@ -15,7 +15,7 @@ import type { RktContext } from '../config/context.ts';
 import { fetchImage, type FetchOptions, type PullPolicy } from '../fetch/fetcher.ts';
 import type { Host } from '../fetch/match.ts';
 import { classifySource } from '../fetch/source.ts';
-import { POD_FILES } from '../pod/layout.ts';
+import { POD_FILES, overlayDirOf } from '../pod/layout.ts';
 import { RUNTIME_VERSION, type AppRuntime, type NetMode, type PodRuntime } from '../pod/runtime.ts';
 import { createEmbryo } from '../pod/pods.ts';
 import { Store } from '../store/store.ts';
@@ -133,7 +133,7 @@ export async function preparePod(ctx: RktContext, req: PrepareRequest): Promise<
     }
     const overlay = decideOverlay(ctx, pod.path, req.noOverlay ?? false);
     if (overlay) {
-      await makeOverlayDirs(pod.path, ['stage1', ...apps.map((a) => a.name)]);
+      await makeOverlayDirs(pod.path, [overlayDirOf(), ...apps.map((a) => overlayDirOf(a.name))]);
       await mkdir(join(pod.path, POD_FILES.stage1Rootfs), { recursive: true, mode: 0o755 });
     } else {
       await copyTrees(pod.path, join(chosen.tree.path, 'rootfs'), apps.map((a, i) => ({ name: a.name, rootfs: join(trees[i]!, 'rootfs') })));
@@ -338,9 +338,9 @@ function decideOverlay(ctx: RktContext, podPath: string, noOverlay: boolean): bo
   return false;
 }
 
-async function makeOverlayDirs(podPath: string, names: readonly string[]): Promise<void> {
-  for (const name of names) {
-    for (const sub of ['upper', 'work']) await mkdir(join(podPath, POD_FILES.overlayDir, name, sub), { recursive: true, mode: 0o755 });
+async function makeOverlayDirs(podPath: string, dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) {
+    for (const sub of ['upper', 'work']) await mkdir(join(podPath, dir, sub), { recursive: true, mode: 0o755 });
   }
 }
 

@@ -123,8 +123,9 @@ function stage1Dirs(ctx: RktContext): string[] {
   const dirs: string[] = [];
   // The bundle: dist/rkt beside dist/stage1-<arch>.aci.
   if (process.argv[1]) dirs.push(dirname(resolve(process.argv[1])));
-  // From the sources (tsx): src/stage0/ -> the repository's dist/.
-  dirs.push(fileURLToPath(new URL('../../dist/', import.meta.url)).replace(/\/$/, ''));
+  // From the sources (tsx): src/stage0/ -> the repository's dist/. In the bundle this
+  // module's URL is the bundle's own, already covered above.
+  if (import.meta.url.endsWith('.ts')) dirs.push(fileURLToPath(new URL('../../dist/', import.meta.url)).replace(/\/$/, ''));
   dirs.push(join(ctx.systemConfig, 'stage1-images'));
   return dirs;
 }
@@ -162,9 +163,10 @@ const IMPORTED_FILES = 'stage1-files';
 /** A file changed less than this long ago may change again within one tick of its ctime. */
 const SETTLE_MS = 2000;
 
-function importedFiles(dir: string): Record<string, { identity?: unknown; id: string } | undefined> {
+/** The stage1 files imported so far, by path, each with its identity then and its image ID. */
+function importedFiles(dir: string): Partial<Record<string, { identity: string; id: string }>> {
   const files = readCache(dir, IMPORTED_FILES);
-  return typeof files === 'object' && files !== null ? (files as Record<string, { id: string }>) : {};
+  return typeof files === 'object' && files !== null ? files : {};
 }
 
 /**

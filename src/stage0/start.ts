@@ -9,6 +9,7 @@ import { tryLockFile, type FileLock } from '../sys/flock.ts';
 import { UserError } from '../util/errors.ts';
 import { handOver } from './handover.ts';
 import { handOverNative } from './handover-native.ts';
+import { checkInteractive } from './preflight.ts';
 
 // Starting a pod: its directory moves to run/ while locked, then this process becomes
 // its stage1 (handover.ts). Nothing of Node stays: the exit status of `rkt run` is the
@@ -53,6 +54,7 @@ export async function startPrepared(ctx: RktContext, uuidOrPrefix: string, opts:
   try {
     if (!info.runtime || !info.manifest) throw new UserError(`run-prepared: pod ${info.uuid} has no runtime.json or pod manifest: remove it with rkt rm`);
     const runtime = { ...info.runtime, options: { ...info.runtime.options, interactive: opts.interactive ?? info.runtime.options.interactive } };
+    checkInteractive('run-prepared', runtime.options.interactive);
     return await startPod(ctx, { uuid: info.uuid, runtime, manifest: info.manifest, lock }, 'prepared');
   } catch (err) {
     lock.release();

@@ -147,7 +147,7 @@ function runAttack(w: PodWorld, podFlags: string[], env: Record<string, string> 
   assert.equal(seen['null'], 'ok', "the app's /dev (its own /etc) has the devices");
   assert.ok(seen['etc']!.split(' ').includes('null'), seen['etc']);
   assert.equal(seen['vol'], 'from the host', 'the volume is at /mnt -> / inside the image');
-  const upper = path.join(w.podPath(uuidOf(uuidFile))!, 'overlay/bb-attack/upper');
+  const upper = path.join(w.podPath(uuidOf(uuidFile))!, 'overlay/apps/bb-attack/upper');
   assert.ok(fs.statSync(path.join(upper, unique)).isDirectory(), 'the volume target was made inside the root');
   assertNoMounts(w);
 }
@@ -190,7 +190,7 @@ describe('rkt run without FFI (RKT_FFI=off): stage1 takes over', { skip }, () =>
     assert.notEqual(seen['net'], 'lo', "the host's network");
     const pod = w.podPath(uuidOf(uuidFile))!;
     assert.equal(fs.readFileSync(path.join(pod, 'volumes/data/file'), 'utf8'), 'pod-data\n');
-    assert.ok(fs.existsSync(path.join(pod, 'overlay/bb/upper/root-write')), "the app's write is in its upper layer");
+    assert.ok(fs.existsSync(path.join(pod, 'overlay/apps/bb/upper/root-write')), "the app's write is in its upper layer");
     assert.ok(fs.existsSync(path.join(pod, 'rkt/stage0-plan.conf')));
     assert.match(rkt(w, ['status', uuidOf(uuidFile)]).stdout, /^state=exited$[^]*^app-bb=7$/m);
     assertNoMounts(w);

@@ -462,7 +462,6 @@ describe('rkt run (amd64)', { skip }, () => {
 
   test(
     '--interactive with no terminal on stdin: the app runs, or rkt refuses before making a pod',
-    { todo: 'rkt run --interactive IMG, stdin a pipe or /dev/null, exits 254 with "stage1: ioctl TIOCSCTTY: Inappropriate ioctl for device", after the pod was made and started (app status 254)' },
     (t) => {
       const w = new PodWorld(t);
       const r = w.rkt(['run', '--interactive', img, '--', 'exit', '3']);
@@ -513,7 +512,7 @@ describe('rkt run (amd64)', { skip }, () => {
       assert.equal(fs.readFileSync(path.join(copy, 'tmp/f'), 'utf8'), 'copied\n');
     });
 
-    test('--no-overlay=true (as CoreOS rkt, with Go flags, took it) is accepted too', { todo: '`rkt run --no-overlay=true IMG` exits 2: "rkt: run: Unknown arguments: no-overlay, noOverlay" (src/cli/rkt/pod-flags.ts)' }, (t) => {
+    test('--no-overlay=true (as CoreOS rkt, with Go flags, took it) is accepted too', (t) => {
       const w = new PodWorld(t);
       const uuidFile = path.join(w.dir, 'uuid');
       const r = w.rkt(['run', `--uuid-file-save=${uuidFile}`, '--no-overlay=true', img, '--', 'exit', '0']);

@@ -272,7 +272,7 @@ test('hand-over of an overlay pod: roots are overlays on the store trees, writes
   assert.equal(one(run, 'root'), 'rw');
   assert.equal(one(run, 'host-vol'), 'from the host');
   assert.equal(one(run, 'net'), 'lo', 'net=none: a network namespace with only lo');
-  assert.ok(existsSync(join(f.pod, 'overlay/app/upper/root-write')), "the app's write is in its upper layer");
+  assert.ok(existsSync(join(f.pod, 'overlay/apps/app/upper/root-write')), "the app's write is in its upper layer");
   assert.ok(!existsSync(join(f.store, 'cas/tree/tree-app/rootfs/root-write')), 'the tree in the store is untouched');
   // Mount targets the images lack were made in the upper layers, never in the trees.
   assert.ok(existsSync(join(f.pod, 'overlay/stage1/upper/opt/stage2/app/rootfs')));
@@ -302,10 +302,10 @@ test('attack: app image symlinks at mount targets (/dev -> /etc, /mnt -> a host 
   const run = handOverIn(f);
   assert.equal(run.status, 7, run.stderr);
   assert.ok(!existsSync('/etc/null'), "no device target made in the host's /etc");
-  assert.ok(statSync(join(f.pod, 'overlay/app/upper/etc')).isDirectory(), "the /dev target is the app's own /etc");
+  assert.ok(statSync(join(f.pod, 'overlay/apps/app/upper/etc')).isDirectory(), "the /dev target is the app's own /etc");
   assert.equal(one(run, 'app-null'), '3', "the app's /dev (its /etc) has the devices");
   assert.ok(!existsSync(join(f.dir, 'outside')), 'nothing made through the /mnt link outside the pod');
   assert.equal(one(run, 'host-vol'), 'from the host');
-  assert.ok(existsSync(join(f.pod, 'overlay/app/upper', f.dir, 'outside/host')), 'the volume target was made inside the root');
+  assert.ok(existsSync(join(f.pod, 'overlay/apps/app/upper', f.dir, 'outside/host')), 'the volume target was made inside the root');
   assertNoMountsLeft(f);
 });

@@ -149,7 +149,7 @@ test('copy mode: the whole ordered plan for one app with a read-only root', () =
   ]);
 });
 
-test('overlay mode: stage1 and each app are overlays on their trees, upper and work in POD/overlay/<name>', () => {
+test('overlay mode: stage1 and each app are overlays on their trees, upper and work in POD/overlay/stage1 and POD/overlay/apps/<name>', () => {
   const plan = planMounts(input({ overlay: true, apps: [appRuntime('web'), appRuntime('db')] }));
   const lines = plan.ops.map(show);
   assert.deepEqual(lines.slice(0, 3), [
@@ -158,13 +158,13 @@ test('overlay mode: stage1 and each app are overlays on their trees, upper and w
     'mount overlay POD:stage1/rootfs [] lowerdir=/var/lib/rkt/cas/tree/tree-stage1/rootfs,upperdir=POD/overlay/stage1/upper,workdir=POD/overlay/stage1/work',
   ]);
   const web = lines.indexOf(
-    'mount overlay POD/stage1/rootfs:/opt/stage2/web/rootfs [] lowerdir=/var/lib/rkt/cas/tree/tree-web/rootfs,upperdir=POD/overlay/web/upper,workdir=POD/overlay/web/work',
+    'mount overlay POD/stage1/rootfs:/opt/stage2/web/rootfs [] lowerdir=/var/lib/rkt/cas/tree/tree-web/rootfs,upperdir=POD/overlay/apps/web/upper,workdir=POD/overlay/apps/web/work',
   );
   const db = lines.indexOf(
-    'mount overlay POD/stage1/rootfs:/opt/stage2/db/rootfs [] lowerdir=/var/lib/rkt/cas/tree/tree-db/rootfs,upperdir=POD/overlay/db/upper,workdir=POD/overlay/db/work',
+    'mount overlay POD/stage1/rootfs:/opt/stage2/db/rootfs [] lowerdir=/var/lib/rkt/cas/tree/tree-db/rootfs,upperdir=POD/overlay/apps/db/upper,workdir=POD/overlay/apps/db/work',
   );
   assert.ok(web > 3 && db > web, 'apps in manifest order, after the stage1 root');
-  assert.deepEqual(lines.slice(web - 2, web), ['mkdir POD:overlay/web/upper', 'mkdir POD:overlay/web/work']);
+  assert.deepEqual(lines.slice(web - 2, web), ['mkdir POD:overlay/apps/web/upper', 'mkdir POD:overlay/apps/web/work']);
   assert.ok(lines[db + 1]!.startsWith('mount tmpfs POD/stage1/rootfs/opt/stage2/db/rootfs:/dev '));
   assert.ok(!lines.some((l) => l.startsWith('ro ')), 'no read-only root asked for');
 });
@@ -177,9 +177,10 @@ test('overlay options escape the separators overlayfs splits at', () => {
   assert.match(overlay.data, /^lowerdir=\/store\\,x\\:y\/tree-stage1\/rootfs,/);
 });
 
-test('an app named stage1 is refused in overlay mode (its overlay would be the stage1 one)', () => {
-  assert.throws(() => planMounts(input({ overlay: true, apps: [appRuntime('stage1')] })), UserError);
-  planMounts(input({ overlay: false, apps: [appRuntime('stage1')] }));
+test('an app named stage1 gets its own overlay, not the stage1 one', () => {
+  const ops = planMounts(input({ overlay: true, apps: [appRuntime('stage1')] })).ops;
+  const uppers = ops.filter((op) => op.op === 'mount' && op.fstype === 'overlay').map((op) => (op.op === 'mount' ? op.data.match(/upperdir=([^,]*)/)![1] : ''));
+  assert.deepEqual(uppers, [`${POD}/overlay/stage1/upper`, `${POD}/overlay/apps/stage1/upper`]);
 });
 
 test('console: the terminal only with --interactive and a terminal on stdin', () => {

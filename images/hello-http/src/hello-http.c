@@ -110,6 +110,8 @@ static void serve(int client, const char *peer, const char *greeting) {
 		printf("%s: bad request (%zu bytes)\n", peer, got);
 		return;
 	}
+	for (char *c = path; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?'; /* no terminal escapes in the log */
 	int head = strcmp(method, "HEAD") == 0;
 	int ok = head || strcmp(method, "GET") == 0;
 	const char *body = ok ? greeting : "method not allowed\n";

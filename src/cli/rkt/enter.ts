@@ -8,7 +8,7 @@ import { checkCanRunPods } from '../../stage0/preflight.ts';
 import { chooseStage1 } from '../../stage0/stage1-image.ts';
 import { Store } from '../../store/store.ts';
 import { execEntrypoint } from '../../stage0/entrypoints.ts';
-import { ExitCode, exitingAsRkt, UserError } from '../../util/errors.ts';
+import { ExitCode, exitingAsRkt, UserError, withContext } from '../../util/errors.ts';
 import { contextFrom, type GlobalArgs } from './global.ts';
 
 interface Args extends GlobalArgs {
@@ -25,10 +25,11 @@ interface Args extends GlobalArgs {
 async function enterStage1(ctx: RktContext, stage1: Stage1Runtime): Promise<Stage1Runtime> {
   const host = detectHostArch();
   if (canRunArch(host.arch, stage1.arch)) return stage1;
-  const native = await chooseStage1(ctx, await Store.open(ctx.dir), {}, { pullPolicy: 'never' }, host);
-  if (!canRunArch(host.arch, native.stage1.arch)) {
-    throw new UserError(`enter: the pod's stage1 is ${stage1.arch}, which runs here under qemu, and enter needs a ${host.arch} stage1 too (npm run build)`);
-  }
+  const needed = `enter: the pod's stage1 is ${stage1.arch}, which runs here under qemu; entering it needs this machine's own stage1 (stage1-${host.arch}.aci) as well`;
+  const native = await chooseStage1(ctx, await Store.open(ctx.dir), {}, { pullPolicy: 'never' }, host).catch((err: unknown) => {
+    throw withContext(needed, err);
+  });
+  if (!canRunArch(host.arch, native.stage1.arch)) throw new UserError(`${needed}, and only a ${native.stage1.arch} one was found`);
   return native.stage1;
 }
 

@@ -57,7 +57,7 @@ export function withPodFlags<T>(y: Argv<T>): Argv<T & PodFlags> {
 /** The images and app flags, and the parsed pod flags, from this process's raw argv. */
 export async function parseRunLine(command: string): Promise<{ flags: PodFlags; apps: AppArgs[] }> {
   const { podArgs, apps } = splitRunArgs(tokensAfter(command, hideBin(process.argv)));
-  const flags = await withPodFlags(addGlobalFlags(yargs(podArgs)))
+  const flags = await withPodFlags(addGlobalFlags(yargs(podArgs.map(noOverlayValue))))
     .strict()
     .help(false)
     .version(false)
@@ -67,6 +67,15 @@ export async function parseRunLine(command: string): Promise<{ flags: PodFlags; 
     .parseAsync();
   if (apps.length === 0 && flags['pod-manifest'] === undefined) throw new UserError(`${command}: name an image (or --pod-manifest)`, ExitCode.usage);
   return { flags: flags as unknown as PodFlags, apps };
+}
+
+/**
+ * CoreOS rkt's Go flags took --no-overlay=true; yargs knows only --no-overlay and
+ * --overlay=BOOL, so the valued form is rewritten to the latter.
+ */
+function noOverlayValue(token: string): string {
+  const m = /^--no-overlay=(true|false)$/.exec(token);
+  return m ? `--overlay=${m[1] === 'true' ? 'false' : 'true'}` : token;
 }
 
 /** The raw tokens after the command word, which the global flags and their values may precede. */

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { checkCanRunPods } from '../../stage0/preflight.ts';
+import { checkCanRunPods, checkInteractive } from '../../stage0/preflight.ts';
 import { preparePod } from '../../stage0/prepare.ts';
 import { startPod } from '../../stage0/start.ts';
 import { exitingAsRkt } from '../../util/errors.ts';
@@ -29,6 +29,7 @@ export const runCommand: CommandModule<GlobalArgs, GlobalArgs & PodFlags> = {
     exitingAsRkt(async () => {
       checkCanRunPods('run');
       const { flags, apps } = await parseRunLine('run');
+      checkInteractive('run', flags.interactive);
       const ctx = contextFrom(args);
       const pod = await preparePod(ctx, await prepareRequest(flags, apps));
       try {
