@@ -24,7 +24,7 @@ export interface PodJson {
   ready?: boolean;
   /** Whether the pod ran and is over. */
   exited: boolean;
-  /** Once exited: the status of the first app (manifest order) that failed, else 0. */
+  /** Once exited: the status of the first app (manifest order) that failed, else 0; absent when unknown (stage1 killed, never started). */
   exitCode?: number;
   apps: AppInfo[];
 }
@@ -42,7 +42,7 @@ export function podJson(info: PodInfo): PodJson {
     ...(info.pid !== undefined && { pid: info.pid }),
     ...(info.state === 'running' && { ready: info.ready }),
     exited,
-    ...(exited && { exitCode: podExitCode(info) }),
+    ...(exited && podExitCode(info) !== undefined && { exitCode: podExitCode(info) }),
     apps: info.apps,
   };
 }

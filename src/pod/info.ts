@@ -107,9 +107,11 @@ async function readPodAt(path: string, uuid: string, stateDir: PodStateDir): Pro
 }
 
 /** The pod's exit status: the first app in manifest order that failed, else 0. */
-export function podExitCode(info: PodInfo): number {
+export function podExitCode(info: PodInfo): number | undefined {
   for (const app of info.apps) if (app.exitCode !== undefined && app.exitCode !== 0) return app.exitCode;
-  return 0;
+  // An app with no status (stage1 killed, or the pod never started) leaves it unknown:
+  // 0 would tell a script the pod succeeded.
+  return info.apps.length > 0 && info.apps.every((a) => a.exitCode !== undefined) ? 0 : undefined;
 }
 
 /** Whether the pod ran and is over (exited, marked, or being deleted after it ran). */

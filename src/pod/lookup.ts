@@ -64,12 +64,6 @@ export async function waitForExit(dir: string, uuid: string, timeoutMs?: number)
   return info;
 }
 
-/**
- * The exit status of `rkt status --wait-ready` when the pod can no longer become ready:
- * it exited (or was removed) first, or an app failed. Waiting longer would not help, unlike
- * a timeout (1). To move into ExitCode (src/util/errors.ts) as `notReady`.
- */
-export const NOT_READY_EXIT = 3;
 
 /** What a health check said: `ok`, or why not (one line, for the timeout's message). */
 export interface HealthResult {
@@ -93,7 +87,7 @@ export interface WaitReadyOptions {
  * rkt/ready) and, with `health`, until a health check passes too. A pod being prepared
  * or prepared and not yet run is waited for, as by `waitForExit`. A pod that stops
  * running, or an app that exits with a failure, before that is a UserError with exit
- * status NOT_READY_EXIT; running out of time one with the default status (1).
+ * status ExitCode.notReady; running out of time one with the default status (1).
  */
 export async function waitForReady(dir: string, uuid: string, opts: WaitReadyOptions = {}): Promise<PodInfo> {
   const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
@@ -104,11 +98,11 @@ export async function waitForReady(dir: string, uuid: string, opts: WaitReadyOpt
   for (let delay = 50; ; delay = 100) {
     if (!NOT_YET_EXITED.has(info.state)) {
       const was = info.readyAt ? ', after it was ready' : ' before it was ready';
-      const code = podHasExited(info) ? ` with status ${podExitCode(info)}` : '';
-      throw new UserError(`pod ${info.uuid} is ${info.state}${code}${was}`, NOT_READY_EXIT);
+      const code = podHasExited(info) && podExitCode(info) !== undefined ? ` with status ${podExitCode(info)}` : '';
+      throw new UserError(`pod ${info.uuid} is ${info.state}${code}${was}`, ExitCode.notReady);
     }
     const failed = info.state === 'running' && !info.ready ? info.apps.find((a) => a.exitCode !== undefined && a.exitCode !== 0) : undefined;
-    if (failed) throw new UserError(`pod ${info.uuid}: app ${failed.name} exited with status ${failed.exitCode} before the pod was ready`, NOT_READY_EXIT);
+    if (failed) throw new UserError(`pod ${info.uuid}: app ${failed.name} exited with status ${failed.exitCode} before the pod was ready`, ExitCode.notReady);
     if (info.ready && Date.now() >= nextHealth) {
       if (!opts.health) return info;
       const left = deadline - Date.now();

@@ -40,10 +40,6 @@ const STOPPED_BY_SIGTERM = 143;
 export function systemdUnit(spec: UnitSpec): string {
   checkSpec(spec);
   const rkt = (...args: string[]) => execLine([...spec.rkt, ...spec.globalFlags, ...args]);
-  // `rkt stop` takes UUIDs; the one running now is in the file `rkt run` saved, read
-  // by a shell. The file and the rkt command line are the shell's arguments, so nothing
-  // needs quoting twice.
-  const stopScript = 'f=$1; shift; exec "$@" stop "$(cat "$f")"';
   const lines = [
     `# Written by rkt unit (docs/fleet.md). The pod's UUID: ${spec.uuidFile}`,
     '[Unit]',
@@ -56,7 +52,8 @@ export function systemdUnit(spec: UnitSpec): string {
     'Type=notify',
     'NotifyAccess=all',
     `ExecStart=${rkt('run', `--uuid-file-save=${spec.uuidFile}`, ...spec.runArgs)}`,
-    `ExecStop=${execLine(['/bin/sh', '-c', stopScript, 'rkt-stop', spec.uuidFile, ...spec.rkt, ...spec.globalFlags])}`,
+    // The pod running now is the one `rkt run` saved in the file.
+    `ExecStop=${rkt('stop', `--uuid-file=${spec.uuidFile}`)}`,
     // "-": a failing gc must not fail the unit (or keep it from restarting).
     `ExecStopPost=-${rkt('gc', '--mark-only')}`,
     'KillMode=mixed',

@@ -8,8 +8,9 @@ import { locatePod, newPodUuid } from './state.ts';
 
 // Creating a pod and moving it between state directories. A move is one rename(2) of
 // the pod directory, then an fsync of both parents: after a crash the pod is in exactly
-// one of the two, never in both or neither. The caller holds the pod's lock; since the
-// lock is on the directory's inode, it follows the pod across renames.
+// one of the two, never in both or neither. (A new pod's move from embryo/ to prepare/
+// is the exception: see createEmbryo.) The caller holds the pod's lock; since the lock
+// is on the directory's inode, it follows the pod across renames.
 //
 // Each move also sets the pod directory's mtime to the moment of the move (before the
 // rename, so a crash in between leaves it in the old place with a fresh time, which is
@@ -47,7 +48,9 @@ export async function createEmbryo(dir: string): Promise<Embryo> {
       continue;
     }
     try {
-      const path = await movePod(dir, uuid, 'embryo', 'prepare', new Date());
+      // Not synced: until the pod's next move, which is, a crash leaves it unlocked in
+      // embryo/ or prepare/, and gc removes it from either.
+      const path = await movePod(dir, uuid, 'embryo', 'prepare', new Date(), { durable: false });
       return { uuid, path, lock: { path, fd: lock.fd, release: () => lock.release() } };
     } catch (err) {
       lock.release();
@@ -61,8 +64,15 @@ export function transition(dir: string, uuid: string, from: PodStateDir, to: Pod
   return movePod(dir, uuid, from, to, new Date());
 }
 
-/** `transition` with the state's start time given (gc marks with its `now`). */
-export async function movePod(dir: string, uuid: string, from: PodStateDir, to: PodStateDir, since: Date): Promise<string> {
+/** `transition` with the state's start time given (gc marks with its `now`); `durable: false` skips the fsyncs. */
+export async function movePod(
+  dir: string,
+  uuid: string,
+  from: PodStateDir,
+  to: PodStateDir,
+  since: Date,
+  opts: { durable?: boolean } = {},
+): Promise<string> {
   const paths = new PodPaths(dir);
   const source = paths.pod(from, uuid);
   const target = paths.pod(to, uuid);
@@ -77,8 +87,10 @@ export async function movePod(dir: string, uuid: string, from: PodStateDir, to: 
     throw err;
   }
   await utimes(target, since, since);
-  await syncDirectory(paths.stateDir(from));
-  await syncDirectory(paths.stateDir(to));
+  if (opts.durable ?? true) {
+    await syncDirectory(paths.stateDir(from));
+    await syncDirectory(paths.stateDir(to));
+  }
   return target;
 }
 

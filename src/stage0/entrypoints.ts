@@ -7,6 +7,7 @@ import { ffiStatus } from '../sys/ffi.ts';
 import { lockFile } from '../sys/flock.ts';
 import { clearCloseOnExec, execve } from '../sys/linux.ts';
 import { exists } from '../util/fs.ts';
+import { NOTIFY_SOCKET_IN_STAGE1 } from './mount-plan.ts';
 
 // Running a pod's stage1 entrypoints from outside the pod (docs/stage1-interface.md,
 // "enter, stop, gc"): from the stage1 tree in the store, since the pod's own mounts
@@ -23,7 +24,23 @@ const STAGE1_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
  */
 export function stage1Env(env: NodeJS.ProcessEnv = process.env): string[] {
   const qemu = Object.entries(env).filter(([k, v]) => k.startsWith('QEMU_') && v !== undefined);
-  return [`PATH=${STAGE1_PATH}`, ...qemu.map(([k, v]) => `${k}=${v}`)];
+  const notify = notifySocketFor(env['NOTIFY_SOCKET']);
+  return [`PATH=${STAGE1_PATH}`, ...qemu.map(([k, v]) => `${k}=${v}`), ...(notify ? [`NOTIFY_SOCKET=${notify}`] : [])];
+}
+
+/**
+ * systemd's NOTIFY_SOCKET as stage1 sees it: an abstract socket (`@name`) as it is
+ * (reachable while the pod shares the host's network namespace), a path socket where
+ * stage0 binds it, since the host's paths are gone after pivot_root.
+ */
+function notifySocketFor(socket: string | undefined): string | undefined {
+  if (socket?.startsWith('@')) return socket;
+  return socket?.startsWith('/') ? NOTIFY_SOCKET_IN_STAGE1 : undefined;
+}
+
+/** The host path of a path NOTIFY_SOCKET, which the mount plan binds into the stage1 root. */
+export function notifySocketPath(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env['NOTIFY_SOCKET']?.startsWith('/') ? env['NOTIFY_SOCKET'] : undefined;
 }
 
 /** NAME=value strings as child_process wants an environment. */

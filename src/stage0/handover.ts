@@ -29,7 +29,7 @@ import {
   unshare,
 } from '../sys/linux.ts';
 import { UserError, withContext } from '../util/errors.ts';
-import { stage1Env } from './entrypoints.ts';
+import { notifySocketPath, stage1Env } from './entrypoints.ts';
 import { planMounts, type InRoot, type MountFlag, type MountOp, type MountPlan } from './mount-plan.ts';
 import { mkdirInRoot, resolveInRoot, touchInRoot } from './secure-path.ts';
 import { serializeStage1Conf } from './stage1-conf.ts';
@@ -102,6 +102,7 @@ export function planHandOver(pod: HandOverPod, opts: HandOverOptions): HandOverP
     imageMountPoints: imageMountPoints(pod, opts.treePath),
     tty,
     treePath: opts.treePath,
+    notifySocket: notifySocketPath(),
   });
   const conf = serializeStage1Conf(runtime.apps, { interactive: runtime.options.interactive });
   return { podPath, entrypoint, plan, conf, env: stage1Env() };
@@ -119,7 +120,8 @@ export function handOver(pod: HandOverPod, opts: HandOverOptions): never {
   step('unshare', () => unshare(flags));
   step('make / private', () => mount(null, '/', null, MS_REC | MS_PRIVATE));
   executePlan(plan);
-  step('write stage1.conf', () => writeSynced(join(podPath, POD_FILES.stage1Conf), conf));
+  // Not synced: stage1 reads it at once, and no pod survives a crash to read it again.
+  step('write stage1.conf', () => writeFileSync(join(podPath, POD_FILES.stage1Conf), conf, { mode: 0o644 }));
   step('set the hostname', () => sethostname(runtime.options.hostname));
   step('pivot_root into the stage1 root', () => {
     process.chdir(plan.stage1Root);

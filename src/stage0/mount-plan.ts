@@ -61,7 +61,12 @@ export interface MountPlanInput {
   tty?: string | undefined;
   /** A tree's directory in the store (it holds `rootfs`); used with overlay only. */
   treePath(treeId: string): string;
+  /** systemd's NOTIFY_SOCKET when it is a path: bound at /rkt/notify for stage1's READY=1. */
+  notifySocket?: string | undefined;
 }
+
+/** Where a path NOTIFY_SOCKET appears to stage1 (entrypoints.ts tells stage1 so). */
+export const NOTIFY_SOCKET_IN_STAGE1 = '/rkt/notify';
 
 /** The devices bound from the host into every app's /dev. */
 const APP_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const;
@@ -80,6 +85,7 @@ export function planMounts(input: MountPlanInput): MountPlan {
   ops.push(...rootOps(input, overlayDirOf(), runtime.stage1.treeId, stage1Target));
   ops.push({ op: 'mkdir', target: { root: podPath, path: POD_FILES.rkt } });
   ops.push(bind({ root: podPath, path: POD_FILES.rkt }, { root: stage1Root, path: '/rkt' }));
+  if (input.notifySocket) ops.push(bind(input.notifySocket, { root: stage1Root, path: NOTIFY_SOCKET_IN_STAGE1 }));
   ops.push(...devOps(stage1Root, STAGE1_DEVICES, consoleSource, false));
   ops.push({ op: 'mkdir', target: { root: stage1Root, path: '/proc' } });
 

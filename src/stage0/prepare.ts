@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
-import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { detectHostArch } from '../appc/arch.ts';
@@ -22,7 +21,7 @@ import { Store } from '../store/store.ts';
 import type { FileLock } from '../sys/flock.ts';
 import { binfmtHandlerFor } from '../sys/kernel-features.ts';
 import { overlayVerdict } from '../sys/overlay-verdict.ts';
-import { writeFileAtomic } from '../util/atomic-file.ts';
+import { writeDataAtomic } from '../util/atomic-file.ts';
 import { ExitCode, UserError, withContext } from '../util/errors.ts';
 import type { AppArgs } from './app-args.ts';
 import { loadPodEnv, resolveAppRuntime } from './app-runtime.ts';
@@ -151,8 +150,8 @@ export async function preparePod(ctx: RktContext, req: PrepareRequest): Promise<
       options: { hostname: req.hostname ?? `rkt-${pod.uuid}`, net: req.net, interactive: req.interactive },
     };
     // One sync of the pod directory, with the second file, makes both durable.
-    await writeFileAtomic(join(pod.path, POD_FILES.manifest), Readable.from([serializePodManifest(manifest)]), [], { syncDir: false });
-    await writeFileAtomic(join(pod.path, POD_FILES.runtime), Readable.from([`${JSON.stringify(runtime, null, 2)}\n`]));
+    await writeDataAtomic(join(pod.path, POD_FILES.manifest), serializePodManifest(manifest), { syncDir: false });
+    await writeDataAtomic(join(pod.path, POD_FILES.runtime), `${JSON.stringify(runtime, null, 2)}\n`);
     return { uuid: pod.uuid, path: pod.path, lock: pod.lock, runtime, manifest };
   } catch (err) {
     await rm(pod.path, { recursive: true, force: true }).catch(() => undefined);

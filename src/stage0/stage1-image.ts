@@ -1,4 +1,4 @@
-import { createReadStream, type BigIntStats } from 'node:fs';
+import { createReadStream, realpathSync, type BigIntStats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,8 +121,14 @@ export function defaultStage1Candidates(ctx: RktContext, host: Host): string[] {
 
 function stage1Dirs(ctx: RktContext): string[] {
   const dirs: string[] = [];
-  // The bundle: dist/rkt beside dist/stage1-<arch>.aci.
-  if (process.argv[1]) dirs.push(dirname(resolve(process.argv[1])));
+  // The bundle: dist/rkt beside dist/stage1-<arch>.aci; through a symlink such as
+  // /usr/bin/rkt, beside the file it names too.
+  if (process.argv[1]) {
+    const invoked = resolve(process.argv[1]);
+    dirs.push(dirname(invoked));
+    const real = realpathOrSelf(invoked);
+    if (real !== invoked) dirs.push(dirname(real));
+  }
   // From the sources (tsx): src/stage0/ -> the repository's dist/. In the bundle this
   // module's URL is the bundle's own, already covered above.
   if (import.meta.url.endsWith('.ts')) dirs.push(fileURLToPath(new URL('../../dist/', import.meta.url)).replace(/\/$/, ''));
@@ -190,4 +196,12 @@ function fetchHost(name: string, host: Host): Host {
   }
   if (arch === undefined || canRunArch(host.arch, arch) || binfmtHandlerFor(arch) === undefined) return host;
   return { os: host.os, arch };
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }

@@ -10,6 +10,8 @@ export const ExitCode = {
   invalid: 1,
   /** The command line itself is wrong. */
   usage: 2,
+  /** `rkt status --wait-ready`: the pod exited, or an app failed, before it was ready. */
+  notReady: 3,
   /** rkt's own failure (as in CoreOS rkt): not the app's exit status. */
   rktFailure: 254,
 } as const;

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { PodJson } from '../../src/pod/format.ts';
-import { NOT_READY_EXIT, podDiffers, podFromUuidFile } from '../../src/pod/lookup.ts';
+import { podDiffers, podFromUuidFile } from '../../src/pod/lookup.ts';
+import { ExitCode } from '../../src/util/errors.ts';
 import { getPod } from '../../src/pod/pods.ts';
 import { emptyDir, root } from '../helpers/run.ts';
 import { holdLock, makePod, type FakeApp } from '../pod/fixtures.ts';
@@ -84,25 +85,25 @@ describe('rkt status --wait-ready', () => {
     assert.match(r.stdout, /^state=running\n/);
   });
 
-  test(`a pod that exits, or an app that fails, before it is ready: exit ${NOT_READY_EXIT}, one line`, async (t) => {
+  test(`a pod that exits, or an app that fails, before it is ready: exit ${ExitCode.notReady}, one line`, async (t) => {
     const e = env(t);
     const exited = makePod(e.data, { stateDir: 'run', pid: 10, apps: [{ ...WEB, status: 127 }] });
-    oneLineError(e.rkt(['status', '--wait-ready=5s', exited.uuid]), NOT_READY_EXIT, /^rkt: pod .* is exited with status 127 before it was ready\n$/);
+    oneLineError(e.rkt(['status', '--wait-ready=5s', exited.uuid]), ExitCode.notReady, /^rkt: pod .* is exited with status 127 before it was ready\n$/);
 
     const failing = makePod(e.data, { stateDir: 'run', pid: 11, apps: [{ ...LOG, started: true, status: 2 }, WEB] });
     await holdLock(t, failing.path);
-    oneLineError(e.rkt(['status', '--wait-ready', failing.uuid]), NOT_READY_EXIT, /app log exited with status 2 before the pod was ready/);
+    oneLineError(e.rkt(['status', '--wait-ready', failing.uuid]), ExitCode.notReady, /app log exited with status 2 before the pod was ready/);
 
     const wasReady = makePod(e.data, { stateDir: 'run', pid: 12, apps: [{ ...WEB, started: true, status: 0 }] });
     touch(path.join(wasReady.path, 'rkt/ready'));
-    oneLineError(e.rkt(['status', '--wait-ready=5s', wasReady.uuid]), NOT_READY_EXIT, /is exited with status 0, after it was ready/);
+    oneLineError(e.rkt(['status', '--wait-ready=5s', wasReady.uuid]), ExitCode.notReady, /is exited with status 0, after it was ready/);
   });
 
   test('a prepared pod is waited for; the help names the exit status', (t) => {
     const e = env(t);
     const pod = makePod(e.data, { stateDir: 'prepared', apps: [WEB] });
     oneLineError(e.rkt(['status', '--wait-ready=200ms', pod.uuid]), 1, /is not ready after 200ms: still prepared/);
-    assert.match(e.rkt(['status', '--help']).stdout.replace(/\s+/g, ' '), new RegExp(`${NOT_READY_EXIT} when with --wait-ready the pod stops`));
+    assert.match(e.rkt(['status', '--help']).stdout.replace(/\s+/g, ' '), new RegExp(`${ExitCode.notReady} when with --wait-ready the pod stops`));
   });
 
   test('usage: a health command needs --wait-ready, --app needs a health command, --wait and --wait-ready exclude each other', (t) => {

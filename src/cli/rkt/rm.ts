@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { removePodReporting, stage1GcFromStore } from '../../pod/pods.ts';
 import { describeError, ExitCode, UserError } from '../../util/errors.ts';
 import { printJson, withFormat, type Format } from '../format.ts';
 import { contextFrom, type GlobalArgs } from './global.ts';
+import { uuidsFromFile } from './uuid-file.ts';
 
 interface Args extends GlobalArgs {
   uuids?: string[];
@@ -48,9 +48,3 @@ export const rmCommand: CommandModule<GlobalArgs, Args> = {
     for (const { ref, error } of report.failed) process.stderr.write(`rkt: cannot remove pod "${ref}": ${error}\n`);
   },
 };
-
-async function uuidsFromFile(path: string): Promise<string[]> {
-  const words = (await readFile(path, 'utf8')).split(/\s+/).filter((w) => w !== '');
-  if (words.length === 0) throw new UserError(`--uuid-file: ${path} holds no pod UUID`, ExitCode.usage);
-  return words;
-}

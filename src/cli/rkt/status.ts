@@ -10,8 +10,6 @@ import { log } from '../../util/log.ts';
 import { printJson, withFormat, type Format } from '../format.ts';
 import { contextFrom, type GlobalArgs } from './global.ts';
 
-/** NOT_READY_EXIT of src/pod/lookup.ts, which this module loads only when it waits (test/fleet checks they agree). */
-const NOT_READY = 3;
 
 interface Args extends GlobalArgs {
   uuid?: string;
@@ -52,7 +50,7 @@ export const statusCommand: CommandModule<GlobalArgs, Args> = {
           'A pod being prepared or prepared is waited for too. --wait-ready: ready means running with every app started; ' +
           'the health command, run in the pod as by rkt enter (as root, with the app\'s environment), is tried every second ' +
           '(10 s at most each) once the pod is ready; its output is not shown. Exit status: 0 (whatever the pod exited ' +
-          `with); 1 when --wait or --wait-ready runs out; ${NOT_READY} when with --wait-ready the pod stops, or an app ` +
+          `with); 1 when --wait or --wait-ready runs out; ${ExitCode.notReady} when with --wait-ready the pod stops, or an app ` +
           'fails, before it is ready.',
       ),
   handler: async (args) => {
