@@ -1,6 +1,6 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
-import zlib from 'node:zlib';
 import { describeError } from '../util/errors.ts';
 import { cacheDir, materialize } from './native-cache.ts';
 
@@ -27,9 +27,7 @@ export function loadEmbedded(pkg: string, natives: Record<string, EmbeddedNative
   }
   // The uid keeps users apart in a shared dir like /tmp, where only the owner's file counts.
   const name = `koffi-${version}-${triplet}-${native.sha256.slice(0, 16)}-uid${process.geteuid?.() ?? 0}.node`;
-  const file = materialize(dir, name, native.sha256, () =>
-    zlib.brotliDecompressSync(Buffer.from(native.brotli, 'base64')),
-  );
+  const file = materialize(dir, name, native.sha256, () => unbrotli(native.brotli));
   const mod = { exports: {} as unknown };
   try {
     process.dlopen(mod, file, os.constants.dlopen.RTLD_NOW);
@@ -37,6 +35,12 @@ export function loadEmbedded(pkg: string, natives: Record<string, EmbeddedNative
     throw new Error(`dlopen: ${describeError(err)}`);
   }
   return mod.exports;
+}
+
+/** Required here, as the cache is written once per version and host: zlib costs every start-up a millisecond. */
+function unbrotli(base64: string): Buffer {
+  const zlib = createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  return zlib.brotliDecompressSync(Buffer.from(base64, 'base64'));
 }
 
 function tripletFor(pkg: string): string {

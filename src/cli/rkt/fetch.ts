@@ -41,7 +41,10 @@ export const fetchCommand: CommandModule<GlobalArgs, Args> = {
     const ctx = contextFrom(args);
     const net = await networkFrom(args);
     for (const image of args.images) {
+      const started = Date.now();
       const record = await fetchImage(image, ctx, { ...net, pullPolicy: args['pull-policy'], signature: args.signature });
+      // Idempotent for scripts: exit 0 either way, and say which it was.
+      if (Date.parse(record.importedAt) < started) ctx.warn(`rkt: ${image}: already in the store`);
       const labels = Object.fromEntries(record.labels.map((l) => [l.name, l.value]));
       if (!printJson(args.format, { id: record.id, name: record.name, labels, size: record.size })) {
         process.stdout.write(`${args.full ? record.id : shortId(record.id)}\n`);
