@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -46,12 +47,29 @@ static void set_ids(const struct app *app)
 		die("setuid", app->name);
 }
 
+void cgroup_join(const char *dir)
+{
+	char path[4096], pid[24];
+	int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	path_join(path, sizeof path, dir, "cgroup.procs");
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("open", path);
+	if (write(fd, pid, (size_t)len) != len)
+		die("write", path);
+	close(fd);
+}
+
 static noreturn void exec_in_app(const struct app *app, char *const argv[], bool session)
 {
 	signals_default();
 	/* The pod lock and anything else stage0 passed stage1 stay with stage1: an app that
 	 * held the lock could unlock the pod or keep it looking alive. */
 	cloexec_from(3);
+	/* Before the chroot: the cgroup directories are in the stage1 root. What the app
+	 * executes and forks stays in them. */
+	for (size_t i = 0; i < app->cgroups.n; i++)
+		cgroup_join(app->cgroups.v[i]);
 	if (session)
 		become_session_leader();
 	enter_root(app);

@@ -14,4 +14,9 @@
  * and exits 254, to be reaped like any child). */
 pid_t app_spawn(const struct app *app, char *const argv[], bool session, bool *execed);
 
+/* Moves the calling process into the cgroup at DIR (a path in the stage1 root, where
+ * stage0 bound the pods' cgroup directories) by writing its pid to DIR/cgroup.procs;
+ * the pid is read in the writer's PID namespace. Dies on failure. */
+void cgroup_join(const char *dir);
+
 #endif

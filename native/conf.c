@@ -13,9 +13,9 @@
 
 /* The app keys that may appear once; their bit in parser.seen is their index. */
 static const char *const single_keys[] = { "root", "cwd", "uid", "gid", "groups", "caps", "nnp", NULL };
-static const char *const pod_keys[] = { "version", "interactive", NULL };
+static const char *const pod_keys[] = { "version", "interactive", "cgroup", NULL };
 static const char *const app_keys[] = { "root", "cwd", "uid", "gid", "groups", "caps", "nnp",
-	"exec", "env", "pre-start", "post-stop", NULL };
+	"exec", "env", "pre-start", "post-stop", "cgroup", NULL };
 
 struct parser {
 	const char *path;
@@ -106,12 +106,12 @@ static void new_app(struct parser *p, const char *name)
 	struct app *a = &pod->apps[pod->napps++];
 	memset(a, 0, sizeof *a);
 	a->name = name;
-	a->exec.v = a->env.v = a->pre_start.v = a->post_stop.v = empty_strv;
+	a->exec.v = a->env.v = a->pre_start.v = a->post_stop.v = a->cgroups.v = empty_strv;
 	p->app = a;
 	p->seen = 0;
 }
 
-static void pod_key(struct parser *p, const char *key, const char *value)
+static void pod_key(struct parser *p, const char *key, char *value)
 {
 	if (!strcmp(key, "version")) {
 		if (strcmp(value, "1"))
@@ -119,6 +119,9 @@ static void pod_key(struct parser *p, const char *key, const char *value)
 		p->version = true;
 	} else if (!strcmp(key, "interactive")) {
 		p->pod->interactive = parse_flag(p, key, value);
+	} else if (!strcmp(key, "cgroup")) {
+		check_absolute(p, key, value);
+		strv_push(&p->pod->cgroups, value);
 	} else if (index_of(app_keys, key) >= 0) {
 		bad(p, "key \"%s\" comes before the first app", key);
 	} else {
@@ -147,6 +150,9 @@ static void app_key(struct parser *p, const char *key, char *value)
 		strv_push(&a->pre_start, value);
 	} else if (!strcmp(key, "post-stop")) {
 		strv_push(&a->post_stop, value);
+	} else if (!strcmp(key, "cgroup")) {
+		check_absolute(p, key, value);
+		strv_push(&a->cgroups, value);
 	} else if (!strcmp(key, "root")) {
 		check_absolute(p, key, value);
 		a->root = value;
@@ -193,6 +199,7 @@ static void check_app(struct parser *p, struct app *a)
 void conf_read(const char *path, struct pod *pod)
 {
 	memset(pod, 0, sizeof *pod);
+	pod->cgroups.v = empty_strv;
 	struct parser p = { .path = path, .pod = pod };
 	size_t len;
 	char *buf = read_file(path, CONF_MAX, &len);

@@ -28,6 +28,7 @@ struct app {
 	bool has_caps; /* without `caps` the bounding set is left as it is */
 	uint64_t caps;
 	bool nnp;
+	struct strv cgroups; /* cgroup directories the app's processes join before exec */
 
 	/* Kept by run.c while the pod runs: the process of the current phase. */
 	enum phase phase;
@@ -38,6 +39,7 @@ struct app {
 
 struct pod {
 	bool interactive;
+	struct strv cgroups; /* the pod's cgroup directories: PID 1 joins their stage1.init */
 	struct app *apps;
 	size_t napps;
 };

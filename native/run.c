@@ -1,16 +1,19 @@
 #define _GNU_SOURCE
 #include "run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -22,6 +25,10 @@
 
 /* The run entrypoint: an outer process that stage0 exec'd, holding the pod lock, and
  * its child, the pod's PID 1, which starts the apps and reaps everything. */
+
+/* PID 1's cgroup inside each of the pod's cgroups (the apps have one each beside it):
+ * not an AC name, so no app can be called so. */
+#define STAGE1_CGROUP "stage1.init"
 
 struct runner {
 	struct pod *pod;
@@ -205,6 +212,11 @@ static noreturn void pid1(struct pod *pod, const sigset_t *set, int go)
 	if (read(go, &byte, 1) != 1)
 		_exit(EXIT_STAGE1); /* the outer process failed before /rkt/pid, and said why */
 	close(go);
+	for (size_t i = 0; i < pod->cgroups.n; i++) {
+		char dir[PATH_MAX];
+		path_join(dir, sizeof dir, pod->cgroups.v[i], STAGE1_CGROUP);
+		cgroup_join(dir);
+	}
 	loopback_up();
 	mount_procs(pod);
 	struct runner r = { .pod = pod };
@@ -220,6 +232,56 @@ static noreturn void pid1(struct pod *pod, const sigset_t *set, int go)
 		advance(&r);
 	}
 	_exit(pod_status(pod));
+}
+
+/* rmdir, waiting up to a second for a cgroup whose last processes are still exiting
+ * (EBUSY); a failure is one line, and gc removes what is left. */
+static void remove_cgroup(int dirfd, const char *name, const char *shown)
+{
+	for (int tries = 0;; tries++) {
+		if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+			return;
+		if (errno != EBUSY || tries == 100) {
+			fprintf(stderr, "stage1: rmdir %s: %s (rkt gc removes it)\n", shown, strerror(errno));
+			return;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+}
+
+/* Once PID 1 has exited, every process of the pod has (the kernel kills the rest of its
+ * PID namespace first), so its cgroups are empty: removed here, leaves first. This
+ * process never was in them, so it can. */
+static void remove_cgroups(const struct pod *pod)
+{
+	for (size_t i = 0; i < pod->cgroups.n; i++) {
+		const char *dir = pod->cgroups.v[i];
+		DIR *d = opendir(dir);
+		if (!d) {
+			if (errno != ENOENT)
+				fprintf(stderr, "stage1: opendir %s: %s (rkt gc removes it)\n", dir, strerror(errno));
+			continue;
+		}
+		/* The names first: removing entries while reading the directory is unspecified. */
+		char **names = NULL;
+		size_t n = 0;
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+				names = xrealloc(names, (n + 1) * sizeof *names);
+				names[n++] = strdup(e->d_name);
+			}
+		for (size_t j = 0; j < n; j++) {
+			char shown[PATH_MAX];
+			snprintf(shown, sizeof shown, "%s/%s", dir, names[j] ? names[j] : "");
+			if (names[j])
+				remove_cgroup(dirfd(d), names[j], shown);
+			free(names[j]);
+		}
+		free(names);
+		closedir(d);
+		remove_cgroup(AT_FDCWD, dir, dir);
+	}
 }
 
 /* /rkt/pid holds the host PID of the pod's PID 1; PID 1 starts nothing before it is
@@ -257,5 +319,7 @@ int cmd_run(int argc, char **argv)
 	if (write(go[1], "g", 1) != 1)
 		die("write", "to PID 1");
 	close(go[1]);
-	return wait_forwarding(child, &set);
+	int status = wait_forwarding(child, &set);
+	remove_cgroups(&pod);
+	return status;
 }

@@ -1,19 +1,24 @@
 import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
+import type { ReadableStream } from 'node:stream/web';
 import { EvalWorker } from './eval-worker.ts';
 import { xzLibrarySource } from './xz-library.ts';
 
 // xz-decompress decodes in WebAssembly on the thread that calls it, and one stream at a
 // time per thread: a mutex around its one module instance holds every other stream until
 // the current one has been read to its end. The arches of `actool cross` then unpacked
-// their data.tar.xz one after the other, all on the main thread. Here each stream is
-// decoded on a worker thread of its own, which evaluates the library's JS (xz-library.ts),
-// so streams decode side by side and off the main thread.
+// their data.tar.xz one after the other, all on the main thread. Here a stream decodes on
+// the main thread only while no other does; streams that overlap it decode on worker
+// threads, each of which evaluates the library's JS (xz-library.ts), so they run side by
+// side. One stream at a time (an ACI, a board building one arch) costs no thread, which
+// takes ~35 ms of CPU to start on x86 and far more on a Pi Zero, whose one core gains
+// nothing from it.
 //
 // Flow control both ways: a worker holds at most MAX_INPUT compressed chunks not yet
 // taken by the decoder, and sends decoded chunks only while it has allowance, which the
-// reading side grants WINDOW at a time as its buffer empties. A stream holds a worker from
-// its first read to its end; more streams than workers wait for one, in order.
+// reading side grants WINDOW at a time as its buffer empties. A stream holds its thread
+// from its first read to its end; more streams than threads wait for one, in order.
 
 /** Decoded chunks (the library's, 64 KiB at most) a worker may send ahead of the reader. */
 const WINDOW = 8;
@@ -21,7 +26,7 @@ const WINDOW = 8;
 const MAX_INPUT = 2;
 /** Buffered decoded bytes below which the reader asks for more. */
 const HIGH_WATER = 256 * 1024;
-/** An idle worker ends after this long; the next stream starts another (~30 ms). */
+/** An idle worker ends after this long; the next stream starts another. */
 const IDLE_MS = 2000;
 
 // The worker's code (an EvalWorker). The library's UMD file exports itself as a CommonJS
@@ -88,17 +93,32 @@ async function decode(job) {
 
 type Reply = { took: true } | { chunk: Uint8Array } | { done: true } | { error: string };
 
-/** A worker as a stream holds it. */
+type XzReadableStreamClass = new (compressed: ReadableStream<Uint8Array>) => ReadableStream<Uint8Array>;
+
+let mainThreadLibrary: XzReadableStreamClass | undefined;
+
+/** The library evaluated on this thread, from the same text the workers get. */
+function mainThreadDecoder(): XzReadableStreamClass {
+  if (!mainThreadLibrary) {
+    const library = { exports: {} as { XzReadableStream: XzReadableStreamClass } };
+    new Function('module', 'exports', 'require', xzLibrarySource())(library, library.exports, createRequire(import.meta.url));
+    mainThreadLibrary = library.exports.XzReadableStream;
+  }
+  return mainThreadLibrary;
+}
+
+/** Where a stream decodes, as the stream holds it. */
 interface Lease {
-  post(message: unknown, transfer?: ArrayBuffer[]): void;
+  /** A worker's: posts to it. The main thread's has none. */
+  post?(message: unknown, transfer?: ArrayBuffer[]): void;
   /**
    * Whether the reader waits on the worker: only then does the worker keep the process
    * alive, so that a stream left unread (not even destroyed) does not keep Node running.
    */
   awaited(on: boolean): void;
-  /** The stream is over (the worker said so): the worker can decode another. */
+  /** The stream is over: the thread can decode another. */
   release(): void;
-  /** The stream was given up half-way: the worker, in the middle of it, is ended. */
+  /** The stream was given up half-way: the thread's decoder, in the middle of it, is dropped. */
   discard(): void;
 }
 
@@ -109,13 +129,14 @@ interface Member {
 }
 
 class XzPool {
-  readonly #max: number;
+  readonly #maxWorkers: number;
   readonly #idle: Member[] = [];
   readonly #waiting: XzStream[] = [];
+  #mainThreadBusy = false;
   #live = 0;
 
-  constructor(max: number) {
-    this.#max = max;
+  constructor(maxWorkers: number) {
+    this.#maxWorkers = maxWorkers;
   }
 
   /** Worker threads now running, busy or idle. */
@@ -123,9 +144,10 @@ class XzPool {
     return this.#live;
   }
 
-  /** Starts `stream` on a free worker, now or as soon as there is one. */
+  /** Starts `stream` on a free thread, now or as soon as there is one. */
   schedule(stream: XzStream): void {
-    const member = this.#idle.pop() ?? (this.#live < this.#max ? this.#spawn() : undefined);
+    if (!this.#mainThreadBusy) return this.#onMainThread(stream);
+    const member = this.#idle.pop() ?? (this.#live < this.#maxWorkers ? this.#spawn() : undefined);
     if (member) this.#assign(member, stream);
     else this.#waiting.push(stream);
   }
@@ -134,6 +156,28 @@ class XzPool {
   unschedule(stream: XzStream): void {
     const at = this.#waiting.indexOf(stream);
     if (at >= 0) this.#waiting.splice(at, 1);
+  }
+
+  #onMainThread(stream: XzStream): void {
+    this.#mainThreadBusy = true;
+    let held = true;
+    const leave = (): void => {
+      if (!held) return;
+      held = false;
+      this.#mainThreadBusy = false;
+      const next = this.#waiting.shift();
+      if (next) this.#onMainThread(next);
+    };
+    stream.start({
+      awaited: () => {},
+      release: leave,
+      discard: () => {
+        // Cancelled half-way, the library may still touch its memory: the next stream
+        // gets a new instance.
+        mainThreadLibrary = undefined;
+        leave();
+      },
+    });
   }
 
   #spawn(): Member {
@@ -204,8 +248,9 @@ class XzPool {
   }
 }
 
-// At least two, so that one stream read slowly (or held open) never stops all others.
-const pool = new XzPool(Math.max(2, Math.min(availableParallelism(), 4)));
+// With the main thread, one stream per core, at most 4 at once, and at least 2, so that
+// one stream read slowly (or held open) never stops all others.
+const pool = new XzPool(Math.max(1, Math.min(availableParallelism(), 4) - 1));
 
 /** Worker threads the xz pool is running; for tests and diagnostics. */
 export function xzWorkerCount(): number {
@@ -213,10 +258,10 @@ export function xzWorkerCount(): number {
 }
 
 /**
- * The bytes of the xz stream in `source`, decoded on a worker thread. The source is
- * not read until a worker is free; it is destroyed when the stream ends, fails or is
- * destroyed. Bytes after the end of the first xz stream are not read (the library
- * decodes one stream).
+ * The bytes of the xz stream in `source`: decoded on the main thread when no other
+ * stream is, else on a worker thread. The source is not read until its thread is free;
+ * it is destroyed when the stream ends, fails or is destroyed. Bytes after the end of the
+ * first xz stream are not read (the library decodes one stream).
  */
 export function xzDecompressed(source: Readable): Readable {
   return new XzStream(source);
@@ -225,6 +270,8 @@ export function xzDecompressed(source: Readable): Readable {
 class XzStream extends Readable {
   readonly #source: Readable;
   #lease: Lease | null = null;
+  /** On the main thread: the library's decoded stream. */
+  #local: Readable | null = null;
   /** Decoded chunks the worker may still send. */
   #allowance = 0;
   /** Compressed chunks sent and not yet taken. */
@@ -242,17 +289,33 @@ class XzStream extends Readable {
   start(lease: Lease): void {
     if (this.destroyed) return lease.release();
     this.#lease = lease;
+    if (lease.post) this.#startWorker(lease.post);
+    else this.#startHere();
+  }
+
+  #startHere(): void {
+    const XzReadableStream = mainThreadDecoder();
+    const local = Readable.fromWeb(new XzReadableStream(Readable.toWeb(this.#source) as ReadableStream<Uint8Array>));
+    this.#local = local;
+    local.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) local.pause();
+    });
+    local.on('end', () => this.#finish());
+    local.on('error', (err) => this.#finish(err.message));
+  }
+
+  #startWorker(post: NonNullable<Lease['post']>): void {
     this.#allowance = WINDOW;
-    lease.post({ start: true, allowance: WINDOW });
-    lease.awaited(this.#wanted);
+    post({ start: true, allowance: WINDOW });
+    this.#lease!.awaited(this.#wanted);
     this.#source.on('data', (chunk: Buffer) => {
       // A copy with its own ArrayBuffer: the source's may be shared (a pool slice) or
       // still in use elsewhere, and must not be moved away.
       const copy = new Uint8Array(chunk);
-      lease.post({ chunk: copy }, [copy.buffer]);
+      post({ chunk: copy }, [copy.buffer]);
       if (++this.#inFlight >= MAX_INPUT) this.#source.pause();
     });
-    this.#source.on('end', () => lease.post({ end: true }));
+    this.#source.on('end', () => post({ end: true }));
   }
 
   reply(reply: Reply): void {
@@ -265,12 +328,18 @@ class XzStream extends Readable {
       this.#want(false);
       if (!this.destroyed) this.push(Buffer.from(buffer, byteOffset, byteLength));
     } else {
-      this.#lease?.release();
-      this.#lease = null;
-      this.#source.destroy();
-      if ('error' in reply) this.destroy(new Error(describeXzError(reply.error)));
-      else this.push(null);
+      this.#finish('error' in reply ? reply.error : undefined);
     }
+  }
+
+  /** The decoder is done, or failed: its thread is free. */
+  #finish(error?: string): void {
+    this.#lease?.release();
+    this.#lease = null;
+    this.#local = null;
+    this.#source.destroy();
+    if (error !== undefined) this.destroy(new Error(describeXzError(error)));
+    else this.push(null);
   }
 
   /** The worker died mid-stream. */
@@ -285,8 +354,12 @@ class XzStream extends Readable {
   }
 
   override _read(): void {
+    if (this.#local) {
+      this.#local.resume();
+      return;
+    }
     this.#want(true);
-    if (!this.#lease || this.#allowance >= WINDOW / 2) return;
+    if (!this.#lease?.post || this.#allowance >= WINDOW / 2) return;
     this.#lease.post({ more: WINDOW - this.#allowance });
     this.#allowance = WINDOW;
   }
@@ -295,6 +368,8 @@ class XzStream extends Readable {
     if (this.#lease) this.#lease.discard();
     else pool.unschedule(this);
     this.#lease = null;
+    this.#local?.destroy();
+    this.#local = null;
     this.#source.destroy();
     callback(err);
   }

@@ -97,6 +97,12 @@ class Fetcher {
         const { name, labels } = parseImageRef(source.ref);
         return this.#fetchByName({ what: ref, req: { name, labels, defaults: hostDefaults(labels, this.#host) }, signature });
       }
+      case 'docker': {
+        // docker://, docker-archive:, oci: converted to an ACI (docs/docker.md).
+        const { fetchDockerImage } = await import('./docker/fetch-image.ts');
+        const env = { store: this.#store, ctx: this.#ctx, opts: this.#opts, host: this.#host, http: this.#http(), warn: (c: InsecureCheck) => this.#warn(c) };
+        return this.#used(await fetchDockerImage(source, env));
+      }
     }
   }
 

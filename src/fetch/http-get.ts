@@ -55,6 +55,9 @@ export async function getText(url: string, opts: HttpGetOptions = {}): Promise<H
 export async function httpGet(url: string, opts: HttpGetOptions = {}, headers: Record<string, string> = {}): Promise<HttpResponse> {
   let current = new URL(url);
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    // Credentials go only to the origin they were meant for: a registry redirects blob
+    // downloads to storage servers that must not see (and may refuse) its token.
+    if (hop > 0 && current.origin !== new URL(url).origin) headers = withoutAuthorization(headers);
     const res = await request(current, opts, headers);
     const location = res.headers.location;
     if (!REDIRECTS.has(res.statusCode ?? 0) || location === undefined) return { res, url: current.href };
@@ -66,6 +69,10 @@ export async function httpGet(url: string, opts: HttpGetOptions = {}, headers: R
     current = next;
   }
   throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+}
+
+function withoutAuthorization(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
 }
 
 function request(url: URL, opts: HttpGetOptions, headers: Record<string, string>): Promise<http.IncomingMessage> {

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { removePodCgroups } from '../stage0/cgroups.ts';
 import { tryLockFile, type FileLock } from '../sys/flock.ts';
 import { syncDirectory } from '../util/atomic-file.ts';
 import { describeError, UserError } from '../util/errors.ts';
@@ -96,6 +97,9 @@ export async function deleteLocked(dir: string, info: PodInfo, stage1Gc: Stage1G
       warn(`pod ${info.uuid}: stage1 gc failed, removing the pod anyway: ${describeError(err)}`);
     }
   }
+  // Its cgroups go first (a process left in them is killed: the pod is not running, we
+  // hold its lock); if one stays, so does the pod, for the next gc to try again.
+  await removePodCgroups(path, info.uuid);
   await rm(path, { recursive: true, force: true });
   await syncDirectory(dirname(path));
 }

@@ -48,8 +48,8 @@ export async function createEmbryo(dir: string): Promise<Embryo> {
       continue;
     }
     try {
-      // Not synced: until the pod's next move, which is, a crash leaves it unlocked in
-      // embryo/ or prepare/, and gc removes it from either.
+      // Not synced: a crash before the pod's next move (a synced one) leaves it unlocked
+      // in embryo/ or prepare/, and gc removes it from either.
       const path = await movePod(dir, uuid, 'embryo', 'prepare', new Date(), { durable: false });
       return { uuid, path, lock: { path, fd: lock.fd, release: () => lock.release() } };
     } catch (err) {

@@ -1,4 +1,5 @@
 import { isACName } from '../appc/names.ts';
+import { parseQuantity } from '../appc/quantity.ts';
 import { ExitCode, UserError } from '../util/errors.ts';
 
 // rkt's multi-app command line (CoreOS rkt's `rkt run`):
@@ -26,6 +27,10 @@ export interface AppArgs {
   environment: { name: string; value: string }[];
   /** --signature: a local detached signature of this image. */
   signature?: string;
+  /** --memory: the app's resource/memory limit (and request), a quantity such as 32M or 128Mi. */
+  memory?: string;
+  /** --cpu: the app's resource/cpu limit (and request) in cores, such as 500m or 2. */
+  cpu?: string;
   /** What followed `--` (empty when `--` ended the line); absent without `--`. */
   args?: string[];
 }
@@ -65,7 +70,7 @@ export const POD_VALUE_FLAGS: readonly string[] = [
   'format',
 ];
 
-const APP_VALUE_FLAGS = ['exec', 'name', 'user', 'group', 'supplementary-gids', 'working-dir', 'mount', 'environment', 'signature'] as const;
+const APP_VALUE_FLAGS = ['exec', 'name', 'user', 'group', 'supplementary-gids', 'working-dir', 'mount', 'environment', 'signature', 'memory', 'cpu'] as const;
 type AppValueFlag = (typeof APP_VALUE_FLAGS)[number];
 const APP_BOOLEAN_FLAGS = ['readonly-rootfs'] as const;
 
@@ -79,6 +84,9 @@ export function splitRunArgs(tokens: string[]): { podArgs: string[]; apps: AppAr
     const t = tokens[i]!;
     if (t === '--' || t === '---') throw usage(`"${t}" must follow an image`);
     if (!isFlag(t)) break;
+    if ([...APP_VALUE_FLAGS, ...APP_BOOLEAN_FLAGS].includes(flagName(t) as AppValueFlag)) {
+      throw usage(`${flagText(t)} is an app flag: put it after the image it is for`);
+    }
     podArgs.push(t);
     if (!t.includes('=') && POD_VALUE_FLAGS.includes(flagName(t))) {
       if (i + 1 >= tokens.length) throw usage(`${t} needs a value`);
@@ -161,6 +169,10 @@ function applyAppFlag(app: AppArgs, flag: AppValueFlag, value: string): void {
     case 'signature':
       if (value === '') throw usage(`--signature for image ${app.image} must not be empty`);
       return once('signature', value);
+    case 'memory':
+      return once('memory', checkQuantity(flag, value, '32M or 128Mi'));
+    case 'cpu':
+      return once('cpu', checkQuantity(flag, value, '500m or 2'));
     case 'mount':
       app.mounts.push(parseMount(value));
       return;
@@ -168,6 +180,18 @@ function applyAppFlag(app: AppArgs, flag: AppValueFlag, value: string): void {
       app.environment.push(parseEnvAssignment(value, '--environment'));
       return;
   }
+}
+
+/** --memory and --cpu: a quantity as spec/ace.md writes them, not negative. */
+function checkQuantity(flag: string, value: string, example: string): string {
+  let n: number;
+  try {
+    n = parseQuantity(value);
+  } catch {
+    throw usage(`--${flag} "${value}" is not a quantity such as ${example}`);
+  }
+  if (n < 0) throw usage(`--${flag} "${value}" must not be negative`);
+  return value;
 }
 
 /** `NAME=VALUE` of --environment and --set-env; names as spec/aci.md allows them. */

@@ -127,6 +127,10 @@ export function applyAppArgs(appName: string, imageName: string, imageApp: App |
     for (const v of args.environment) {
       app.environment = [...app.environment.filter((e) => e.name !== v.name), { name: v.name, value: v.value }];
     }
+    // --memory and --cpu replace the image's isolator, request and limit alike (as CoreOS rkt's did).
+    for (const [name, quantity] of [['resource/memory', args.memory], ['resource/cpu', args.cpu]] as const) {
+      if (quantity !== undefined) app.isolators = [...app.isolators.filter((i) => i.name !== name), { name, value: { request: quantity, limit: quantity } }];
+    }
   }
   if (app.exec.length === 0) throw noExec(appName, imageName);
   return app;

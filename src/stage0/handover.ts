@@ -29,6 +29,7 @@ import {
   unshare,
 } from '../sys/linux.ts';
 import { UserError, withContext } from '../util/errors.ts';
+import type { PodCgroups } from './cgroups.ts';
 import { notifySocketPath, stage1Env } from './entrypoints.ts';
 import { planMounts, type InRoot, type MountFlag, type MountOp, type MountPlan } from './mount-plan.ts';
 import { mkdirInRoot, resolveInRoot, touchInRoot } from './secure-path.ts';
@@ -70,6 +71,8 @@ export interface HandOverOptions {
   treePath(treeId: string): string;
   /** Whether fd 0 is a terminal: with --interactive it becomes the pod's /dev/console. */
   stdinIsTty: boolean;
+  /** The pod's cgroups (cgroups.ts), made already: bound into the stage1 root and named in stage1.conf, for stage1 to join. */
+  cgroups?: PodCgroups | undefined;
 }
 
 /** What both hand-overs (this one and handover-native.ts) start from; nothing is changed yet. */
@@ -104,7 +107,11 @@ export function planHandOver(pod: HandOverPod, opts: HandOverOptions): HandOverP
     treePath: opts.treePath,
     notifySocket: notifySocketPath(),
   });
-  const conf = serializeStage1Conf(runtime.apps, { interactive: runtime.options.interactive });
+  // The cgroup directories of the pods, where stage1 (and only stage1: apps are chrooted) joins and removes this pod's.
+  for (const { source, target } of opts.cgroups?.binds ?? []) {
+    plan.ops.push({ op: 'bind', source, target: { root: plan.stage1Root, path: target }, recursive: false, readOnly: false, flags: ['nosuid', 'nodev', 'noexec'] });
+  }
+  const conf = serializeStage1Conf(runtime.apps, { interactive: runtime.options.interactive, cgroups: opts.cgroups });
   return { podPath, entrypoint, plan, conf, env: stage1Env() };
 }
 

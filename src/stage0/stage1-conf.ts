@@ -10,11 +10,16 @@ import { UserError } from '../util/errors.ts';
 export const STAGE1_CONF_VERSION = '1';
 
 /** The file's bytes. A value holding a NUL (it would end the string early) is a UserError. */
-export function serializeStage1Conf(apps: readonly AppRuntime[], opts: { interactive: boolean }): Buffer {
+export function serializeStage1Conf(
+  apps: readonly AppRuntime[],
+  opts: { interactive: boolean; cgroups?: { pod: readonly string[]; apps: ReadonlyMap<string, readonly string[]> } | undefined },
+): Buffer {
   const pairs: [string, string][] = [
     ['version', STAGE1_CONF_VERSION],
     ['interactive', opts.interactive ? '1' : '0'],
   ];
+  // The pod's cgroups as stage1 sees them (cgroups.ts): PID 1 joins their stage1.init, and the outer process removes them at the end.
+  for (const dir of opts.cgroups?.pod ?? []) pairs.push(['cgroup', dir]);
   for (const app of apps) {
     if (app.exec.length === 0) throw new UserError(`stage1.conf: app ${app.name} has nothing to execute`);
     const add = (key: string, value: string) => {
@@ -31,6 +36,8 @@ export function serializeStage1Conf(apps: readonly AppRuntime[], opts: { interac
     add('cwd', app.cwd);
     add('caps', app.caps);
     if (app.noNewPrivileges) add('nnp', '1');
+    // The app's cgroups: stage1 puts the app (and its handlers) in them before exec.
+    for (const dir of opts.cgroups?.apps.get(app.name) ?? []) add('cgroup', dir);
     for (const arg of app.preStart) add('pre-start', arg);
     for (const arg of app.postStop) add('post-stop', arg);
   }

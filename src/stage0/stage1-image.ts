@@ -114,9 +114,17 @@ export function checkStage1(manifest: ImageManifest, host: Host): { entrypoints:
 
 /** Where the default stage1 is looked for, in order: each arch this host runs (its own first, then emulated ones) in each directory. */
 export function defaultStage1Candidates(ctx: RktContext, host: Host): string[] {
+  return [...stage1Files(ctx, runnableArchs(host.arch)), ...stage1Files(ctx, emulatedArchs(host))];
+}
+
+/** The stage1 arches this host runs only through a binfmt_misc handler. */
+function emulatedArchs(host: Host): string[] {
+  return ['aarch64', 'armv7l', 'armv6l', 'amd64'].filter((a) => !canRunArch(host.arch, a) && binfmtHandlerFor(a) !== undefined);
+}
+
+function stage1Files(ctx: RktContext, archs: readonly string[]): string[] {
   const dirs = [...new Set(stage1Dirs(ctx))];
-  const emulated = ['aarch64', 'armv7l', 'armv6l', 'amd64'].filter((a) => !canRunArch(host.arch, a) && binfmtHandlerFor(a) !== undefined);
-  return [...runnableArchs(host.arch), ...emulated].flatMap((arch) => dirs.map((dir) => join(dir, `stage1-${arch}.aci`)));
+  return archs.flatMap((arch) => dirs.map((dir) => join(dir, `stage1-${arch}.aci`)));
 }
 
 function stage1Dirs(ctx: RktContext): string[] {
@@ -136,15 +144,21 @@ function stage1Dirs(ctx: RktContext): string[] {
   return dirs;
 }
 
+/** The first of defaultStage1Candidates that exists; the emulated ones (a scan of binfmt_misc) only when no native one does. */
 async function findDefault(ctx: RktContext, host: Host): Promise<string> {
-  const candidates = defaultStage1Candidates(ctx, host);
-  for (const file of candidates) {
-    if (await access(file).then(() => true, () => false)) return file;
-  }
-  const dirs = [...new Set(candidates.map((c) => dirname(c)))];
+  const found = (await firstExisting(stage1Files(ctx, runnableArchs(host.arch)))) ?? (await firstExisting(stage1Files(ctx, emulatedArchs(host))));
+  if (found !== undefined) return found;
+  const dirs = [...new Set(stage1Dirs(ctx))];
   throw new UserError(
     `stage1: no stage1-${host.arch}.aci in ${dirs.join(', ')}; run \`npm run build\` to make one, or pass --stage1-path FILE`,
   );
+}
+
+async function firstExisting(files: readonly string[]): Promise<string | undefined> {
+  for (const file of files) {
+    if (await access(file).then(() => true, () => false)) return file;
+  }
+  return undefined;
 }
 
 /**

@@ -7,6 +7,7 @@ import { StorePaths } from '../store/layout.ts';
 import { ffiStatus } from '../sys/ffi.ts';
 import { tryLockFile, type FileLock } from '../sys/flock.ts';
 import { UserError } from '../util/errors.ts';
+import { setUpPodCgroups } from './cgroups.ts';
 import { handOver } from './handover.ts';
 import { handOverNative } from './handover-native.ts';
 import { checkInteractive } from './preflight.ts';
@@ -27,7 +28,9 @@ export interface StartablePod {
 export async function startPod(ctx: RktContext, pod: StartablePod, from: 'prepare' | 'prepared'): Promise<never> {
   const path = await transition(ctx.dir, pod.uuid, from, 'run');
   const paths = new StorePaths(ctx.dir);
-  const opts = { treePath: (id: string) => paths.tree(id), stdinIsTty: isatty(0) };
+  // The pod's cgroups and limits (docs/isolators.md), with a notice for each isolator ignored.
+  const cgroups = setUpPodCgroups({ uuid: pod.uuid, path, manifest: pod.manifest }, ctx.warn);
+  const opts = { treePath: (id: string) => paths.tree(id), stdinIsTty: isatty(0), cgroups };
   const ffi = ffiStatus();
   if (ffi.available) return handOver({ ...pod, path }, opts);
   ctx.warn(

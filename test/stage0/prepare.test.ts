@@ -225,8 +225,8 @@ describe('preparePod', { skip: !isRoot && 'needs root (image owners, chown of vo
     try {
       assert.deepEqual(pod.runtime.apps.map((a) => a.name), ['hello', 'hello-2']);
       if (pod.runtime.overlay) {
-        for (const name of ['stage1', 'hello', 'hello-2']) {
-          for (const sub of ['upper', 'work']) assert.ok(statSync(join(pod.path, 'overlay', name, sub)).isDirectory(), `${name}/${sub}`);
+        for (const dir of ['stage1', 'apps/hello', 'apps/hello-2']) {
+          for (const sub of ['upper', 'work']) assert.ok(statSync(join(pod.path, 'overlay', dir, sub)).isDirectory(), `${dir}/${sub}`);
         }
         assert.deepEqual(readdirSync(join(pod.path, 'stage1', 'rootfs')), [], 'the overlay mount point is empty');
         assert.ok(!warnings.some((w) => w.includes('overlay')));

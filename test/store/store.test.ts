@@ -87,6 +87,21 @@ test('markUsed and updateRemote change the record; on an absent image they say i
   await assert.rejects(store.updateRemote(absent, { url: 'x', downloadedAt: 'y' }), ImageNotStoredError);
 });
 
+test('a store marks an image used once (a run fetches and renders it), a new store again', async () => {
+  const dir = await tempDir('store');
+  const store = await Store.open(dir);
+  const record = await store.writeAci(streamOf(await imageTar({ name: 'example.com/used-once' })));
+  const marked = async (s: Store) => {
+    await new Promise((r) => setTimeout(r, 5));
+    await s.markUsed(record.id);
+    return (await s.get(record.id))!.lastUsedAt;
+  };
+  const first = await marked(store);
+  assert.ok(first > record.lastUsedAt);
+  assert.equal(await marked(store), first);
+  assert.ok((await marked(await Store.open(dir))) > first);
+});
+
 test('remove deletes blob, manifest and record; removing again says the image is not stored', async () => {
   const store = await Store.open(await tempDir('store'));
   const { id } = await store.writeAci(streamOf(await imageTar({ name: 'example.com/gone' })));

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { test } from 'node:test';
-import { writeFileAtomic } from '../../src/util/atomic-file.ts';
+import { writeDataAtomic, writeFileAtomic } from '../../src/util/atomic-file.ts';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-'));
@@ -35,4 +35,16 @@ test('a failing stage reports its own error, not EBADF, and leaves the old file 
   await assert.rejects(writeFileAtomic(file, data, [failing]), /^Error: content does not match its ID$/);
   assert.deepEqual(fs.readdirSync(dir), ['out']);
   assert.equal(fs.readFileSync(file, 'utf8'), 'old');
+});
+
+test('writeDataAtomic replaces a file with data in memory, with its mode, leaving no temporary', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'out');
+  fs.writeFileSync(file, 'old');
+  await writeDataAtomic(file, '{"new":true}\n', { mode: 0o600 });
+  assert.deepEqual(fs.readdirSync(dir), ['out']);
+  assert.equal(fs.readFileSync(file, 'utf8'), '{"new":true}\n');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  await assert.rejects(writeDataAtomic(path.join(dir, 'missing', 'out'), 'x'), { code: 'ENOENT' });
+  assert.deepEqual(fs.readdirSync(dir), ['out']);
 });
