@@ -160,9 +160,9 @@ function embedKoffi() {
   };
 }
 
-// The xz decoders run in worker threads (src/appc/xz-pool.ts) that evaluate
-// xz-decompress's own JS, which a device has no node_modules to read from: the module
-// that reads it (src/appc/xz-library.ts) becomes one returning the file's text.
+// The xz decoders (src/appc/xz-pool.ts, on the main thread and in worker threads)
+// evaluate xz-decompress's own JS as text, which a device has no node_modules to read
+// from: the module that reads it (src/appc/xz-library.ts) becomes one returning the text.
 function embedXzDecompress() {
   return {
     name: 'embed-xz-decompress',

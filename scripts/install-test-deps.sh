@@ -3,9 +3,11 @@
 # so a developer's machine that has them is not touched.
 set -euo pipefail
 packages=(bzip2 xz-utils gzip pigz tar util-linux bsdutils openssl coreutils gnupg curl dpkg-dev zstd
-  gcc libc6-dev qemu-user-static binfmt-support busybox-static)
+  gcc libc6-dev qemu-user-static binfmt-support busybox-static
+  docker-registry skopeo umoci)
 commands=(bzip2 xz gzip pigz tar setpriv openssl sha512sum gpg curl script flock mknod dpkg-deb dpkg-scanpackages zstd
-  gcc unshare qemu-arm-static qemu-aarch64-static update-binfmts busybox)
+  gcc unshare qemu-arm-static qemu-aarch64-static update-binfmts busybox
+  docker-registry skopeo umoci)
 files=()
 
 # The stage1 init (scripts/build-stage1.sh) is cross-compiled for the ARM arches; the

@@ -1,5 +1,6 @@
 import { lstat, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { sweepOrphanCgroups } from '../stage0/cgroups.ts';
 import { syncDirectory } from '../util/atomic-file.ts';
 import { describeError } from '../util/errors.ts';
 import { log } from '../util/log.ts';
@@ -69,6 +70,8 @@ export async function gcPods(dir: string, opts: GcPodsOptions): Promise<GcPodsRe
       warn(`pod ${pod.uuid}: cannot remove it: ${describeError(err)}`);
     }
   }
+  // Empty pod cgroups whose pod is gone without a gc (docs/isolators.md).
+  sweepOrphanCgroups();
   return report;
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +24,7 @@ export function cgroupRoot(env: NodeJS.ProcessEnv = process.env): string {
 /** The record of the pod's cgroups in the pod directory, written before they are made, read by gc. */
 export const CGROUPS_RECORD = 'cgroups.json';
 
-const MEMORY_HINT = 'add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (/boot/cmdline.txt before Bookworm) and reboot';
+const MEMORY_HINT = 'add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt, or /boot/cmdline.txt before Bookworm, and reboot';
 
 /**
  * Which hierarchies offer the memory and cpu controllers under `root`. v2 when `root` is
@@ -261,6 +261,48 @@ async function removeCgroupTree(dir: string): Promise<void> {
       await sleep(20);
     }
   }
+}
+
+/** How old an orphan pod cgroup must be before gc removes it: far longer than any start takes. */
+const ORPHAN_AGE_MS = 10 * 60_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * For gc: removes pod cgroups that no pod will remove, whatever store they came from (a
+ * pod directory deleted by hand, a stage1 killed and its pod never collected). Only a
+ * tree in which no process is, and older than ten minutes, so a pod being started
+ * (its cgroups made, its PID 1 not in them yet) is never touched; a running pod always
+ * has its PID 1 in one. Best effort; the cgroups removed.
+ */
+export function sweepOrphanCgroups(now = Date.now(), probe?: CgroupProbe): string[] {
+  const removed: string[] = [];
+  try {
+    probe ??= probeCgroups();
+  } catch {
+    return removed;
+  }
+  for (const h of probe.hierarchies) {
+    const pods = join(h.mount, PODS_CGROUP);
+    let names: string[];
+    try {
+      names = readdirSync(pods, { withFileTypes: true }).filter((e) => e.isDirectory() && UUID.test(e.name)).map((e) => e.name);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const dir = join(pods, name);
+      try {
+        if (lstatSync(dir).mtimeMs + ORPHAN_AGE_MS > now) continue;
+        const leaves = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+        if ([...leaves, dir].some((d) => pidsIn(d).length > 0)) continue;
+        for (const d of [...leaves, dir]) rmdirSync(d);
+        removed.push(dir);
+      } catch {
+        // in use again, or not ours to remove: left alone
+      }
+    }
+  }
+  return removed;
 }
 
 function pidsIn(dir: string): number[] {

@@ -100,9 +100,12 @@ test('plain HTTP is refused before any request, and allowed (with a warning) by 
   }
 });
 
-test('docker:// is refused for now with a way forward', async () => {
+test('docker:// without --insecure-options=image is refused before any download, saying how (test/fetch/docker/ has the rest)', async () => {
   const env = await testEnv(signer, dir);
-  await assert.rejects(env.fetch('docker://busybox'), /^UserError: fetch: docker:\/\/ images are not supported yet; convert docker:\/\/busybox to an ACI/);
+  await assert.rejects(
+    env.fetch('docker://busybox'),
+    /^UserError: fetch: docker:\/\/busybox: Docker and OCI images carry no appc signature; pass --insecure-options=image to fetch it unverified, or pin it by digest \(docker:\/\/busybox@sha256:\.\.\.\)$/,
+  );
 });
 
 test('an image ID is taken from the store, and an unknown one is an error', async () => {

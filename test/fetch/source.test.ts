@@ -27,8 +27,10 @@ test('a file that exists beats a name, so a side-loaded image needs no network',
   assert.deepEqual(classifySource('example.com/app', cwd), { kind: 'file', path: join(cwd, 'example.com/app') });
 });
 
-test('docker:// and unknown schemes are refused with what to do', () => {
-  assert.throws(() => classifySource('docker://busybox', cwd), /not supported yet; convert docker:\/\/busybox to an ACI/);
+test('docker://, docker-archive: and oci: are Docker sources; unknown schemes are refused with what to do', () => {
+  assert.deepEqual(classifySource('docker://busybox', cwd), { kind: 'docker', transport: 'docker', ref: 'busybox' });
+  assert.deepEqual(classifySource('oci:layout:1.0', cwd), { kind: 'docker', transport: 'oci', path: join(cwd, 'layout'), ref: '1.0' });
+  assert.deepEqual(classifySource('docker-archive:/srv/saved.tar', cwd), { kind: 'docker', transport: 'docker-archive', path: '/srv/saved.tar' });
   assert.throws(() => classifySource('ftp://example.com/a.aci', cwd), /unsupported scheme "ftp:\/\/"; use https:\/\/, a file path or an image name/);
 });
 

@@ -123,6 +123,24 @@ describe('isolators on real pods (amd64)', { skip }, () => {
     assert.deepEqual(w.pods(), []);
   });
 
+  test('gc removes empty pod cgroups left by a pod that is gone, once they are ten minutes old', async (t) => {
+    if (host.hierarchies.length === 0) return t.skip('no cgroup hierarchy here');
+    const w = new PodWorld(t);
+    const { pod, uuid } = await sleeper(w, []);
+    process.kill(pod.pid, 'SIGKILL');
+    await pod.exited;
+    // The pod directory deleted by hand: no pod is left to say where its cgroups are.
+    fs.rmSync(path.join(w.data, 'pods/run', uuid), { recursive: true, force: true });
+    const dirs = podCgroups(uuid);
+    assert.equal(dirs.length, host.hierarchies.length);
+    assert.equal(w.rkt(['gc', '--grace-period=0s']).status, 0);
+    assert.deepEqual(podCgroups(uuid), dirs, 'a young cgroup may be a pod being started: kept');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    for (const d of dirs) fs.utimesSync(d, hourAgo, hourAgo);
+    assert.equal(w.rkt(['gc', '--grace-period=0s']).status, 0);
+    assert.deepEqual(podCgroups(uuid), []);
+  });
+
   test('an image isolator applies; an unknown one is reported as ignored, and the pod runs', async (t) => {
     const w = new PodWorld(t);
     const image = buildProbeImage('amd64', path.join(w.dir, 'isolators.aci'), {

@@ -282,7 +282,7 @@ describe('probeCgroups', () => {
     assert.deepEqual(probe.hierarchies, [{ version: 2, mount: path.join(dir, 'root'), name: '', controllers: ['cpu'] }]);
     assert.equal(
       probe.missing.memory,
-      'the memory cgroup controller is disabled (add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt (/boot/cmdline.txt before Bookworm) and reboot)',
+      'the memory cgroup controller is disabled (add cgroup_enable=memory cgroup_memory=1 to /boot/firmware/cmdline.txt, or /boot/cmdline.txt before Bookworm, and reboot)',
     );
   });
 

@@ -20,7 +20,8 @@ export const runCommand: CommandModule<GlobalArgs, GlobalArgs & PodFlags> = {
       .example('$0 run --interactive ./busybox.aci --exec=/bin/sh', 'a shell on this terminal')
       .epilogue(
         'App flags (after an image): --exec=PATH, --name=NAME, --user=U, --group=G, --supplementary-gids=1,2, ' +
-          '--working-dir=DIR, --readonly-rootfs, --mount volume=V,target=PATH, --environment=NAME=VALUE, --signature=FILE; ' +
+          '--working-dir=DIR, --readonly-rootfs, --mount volume=V,target=PATH, --environment=NAME=VALUE, --signature=FILE, ' +
+          '--memory=SIZE (32M, 128Mi), --cpu=CORES (500m, 2): limits, see docs/isolators.md; ' +
           '`-- ARGS` replaces the image\'s arguments until `---`, which starts the next image. ' +
           'Exit status: the app\'s (in a multi-app pod the first failing app\'s, in manifest order); 254 when rkt itself fails. ' +
           'No Node process stays while the pod runs. See docs/running-pods.md.',

@@ -52,12 +52,14 @@ export interface Converted {
 }
 
 const PASSWD_LIMIT = 1 << 20;
+const SPOOL_BUFFER = 1 << 20;
 
 export async function convertLayers(input: ConvertInput): Promise<Converted> {
   const tree = new SquashTree(input.time);
   const spool = new Spool(input.spool);
   try {
     for (const layer of input.layers) await applyLayer(tree, spool, layer);
+    await spool.flush();
     const files: UserFiles = {};
     const passwd = readSmall(spool, tree.file('etc/passwd'));
     if (passwd !== undefined) files.passwd = passwd;
@@ -174,10 +176,17 @@ function readSmall(spool: Spool, file: { entry: AciEntry; body?: { span?: { fd: 
   return buf.subarray(0, got).toString('utf8');
 }
 
-/** An append-only file of file bodies, read back by offset (as build/cross/compose.ts keeps package bodies). */
+/**
+ * An append-only file of file bodies, read back by offset (as build/cross/compose.ts
+ * keeps package bodies). Small bodies are gathered into one buffer and written 1 MiB at
+ * a time: a layer of thousands of small files would otherwise cost a write each.
+ */
 class Spool {
   readonly fd: number;
+  /** Bytes in the file plus those pending. */
   #size = 0;
+  #pending = Buffer.allocUnsafe(SPOOL_BUFFER);
+  #pendingBytes = 0;
   #closed = false;
 
   constructor(path: string) {
@@ -188,9 +197,12 @@ class Spool {
   async append(body: Readable, size: number, what: string): Promise<number> {
     const start = this.#size;
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      for (let done = 0; done < chunk.length; ) {
-        const { bytesWritten } = await writeAsync(this.fd, chunk, done, chunk.length - done, this.#size + done);
-        done += bytesWritten;
+      if (this.#pendingBytes + chunk.length > SPOOL_BUFFER) await this.flush();
+      if (chunk.length >= SPOOL_BUFFER) {
+        await writeAll(this.fd, chunk, this.#size);
+      } else {
+        chunk.copy(this.#pending, this.#pendingBytes);
+        this.#pendingBytes += chunk.length;
       }
       this.#size += chunk.length;
     }
@@ -198,9 +210,26 @@ class Spool {
     return start;
   }
 
+  /** Writes what is pending: before anything is read back. */
+  async flush(): Promise<void> {
+    if (this.#pendingBytes === 0) return;
+    const at = this.#size - this.#pendingBytes;
+    const pending = this.#pending.subarray(0, this.#pendingBytes);
+    this.#pending = Buffer.allocUnsafe(SPOOL_BUFFER);
+    this.#pendingBytes = 0;
+    await writeAll(this.fd, pending, at);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     closeSync(this.fd);
+  }
+}
+
+async function writeAll(fd: number, chunk: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < chunk.length; ) {
+    const { bytesWritten } = await writeAsync(fd, chunk, done, chunk.length - done, position + done);
+    done += bytesWritten;
   }
 }

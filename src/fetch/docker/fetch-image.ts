@@ -43,6 +43,8 @@ export interface ResolvedImage {
   naming: Naming;
   /** The layers in order, ready to open (downloads start here for a registry). */
   layers(tmpDir: string): Promise<LayerInput[]>;
+  /** Stops what layers() started (downloads) and waits for it: before the temporary directory goes. */
+  stop?(): Promise<void>;
 }
 
 /** A source: how it is named in the store, whether it is pinned, and how to resolve it. */
@@ -115,6 +117,7 @@ async function convertAndStore(reader: SourceReader, image: ResolvedImage, remot
       converted.close();
     }
   } finally {
+    await image.stop?.();
     await tmp.discard();
   }
 }
@@ -143,7 +146,11 @@ async function storedFrom(store: Store, url: string): Promise<ImageRecord | unde
 }
 
 function pinExample(source: DockerSource): string {
-  if (source.transport === 'docker') return `docker://${(source.ref ?? 'NAME').replace(/[:@].*$/, '')}@sha256:...`;
+  if (source.transport === 'docker') {
+    const ref = source.ref ?? 'NAME';
+    const slash = ref.lastIndexOf('/');
+    return `docker://${ref.slice(0, slash + 1)}${ref.slice(slash + 1).replace(/[:@].*$/, '')}@sha256:...`;
+  }
   if (source.transport === 'oci') return `oci:${source.path}@sha256:...`;
   return 'a docker-archive cannot be; load it into a registry or an OCI layout to pin it';
 }

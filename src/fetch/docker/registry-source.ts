@@ -46,6 +46,7 @@ export function registryReader(text: string, env: DockerFetchEnv): SourceReader 
         if (doc.kind === 'index') throw new UserError(`${what}: the index entry for this platform is another index, which is not supported`);
       }
       const manifest: ImageManifestDoc = doc;
+      let stop = async (): Promise<void> => {};
       checkLayers(manifest.layers, what);
       const configBytes = await client.smallBlob(manifest.config, CONFIG_LIMIT);
       const config = parseImageConfig(configBytes, `config of ${what}`);
@@ -69,7 +70,12 @@ export function registryReader(text: string, env: DockerFetchEnv): SourceReader 
             'appc.io/docker/imageid': manifest.config.digest,
           },
         },
-        layers: async (tmp) => downloads(client, manifest.layers, tmp, what, env),
+        layers: async (tmp) => {
+          const started = downloads(client, manifest.layers, tmp, what, env);
+          stop = started.stop;
+          return started.layers;
+        },
+        stop: () => stop(),
       };
     },
   };
@@ -86,8 +92,17 @@ export function layerLabel(i: number, n: number, digest: string): string {
   return `layer ${i + 1}/${n} (${digest.slice(0, 19)})`;
 }
 
-/** Starts the downloads (PARALLEL_DOWNLOADS at a time, in order) and gives the layers as they will be once downloaded. */
-function downloads(client: RegistryClient, layers: readonly Descriptor[], tmp: string, what: string, env: DockerFetchEnv): LayerInput[] {
+/**
+ * Starts the downloads (PARALLEL_DOWNLOADS at a time, in order) and gives the layers as
+ * they will be once downloaded; `stop` starts no more and waits for those under way.
+ */
+function downloads(
+  client: RegistryClient,
+  layers: readonly Descriptor[],
+  tmp: string,
+  what: string,
+  env: DockerFetchEnv,
+): { layers: LayerInput[]; stop(): Promise<void> } {
   const total = layers.reduce((sum, l) => sum + l.size, 0);
   const out = env.opts.progress === false ? undefined : (env.opts.progress ?? process.stderr);
   const meter = out ? progressMeter(`Downloading ${what}`, total, out) : undefined;
@@ -101,13 +116,14 @@ function downloads(client: RegistryClient, layers: readonly Descriptor[], tmp: s
   });
   let next = 0;
   let failed = false;
+  const abort = new AbortController();
   let running = 0;
   const worker = async () => {
     running++;
     while (next < jobs.length && !failed) {
       const job = jobs[next++]!;
       try {
-        await client.blobToFile(job.desc, job.file, meter);
+        await client.blobToFile(job.desc, job.file, meter, abort.signal);
         job.settle.resolve();
       } catch (err) {
         failed = true;
@@ -118,13 +134,21 @@ function downloads(client: RegistryClient, layers: readonly Descriptor[], tmp: s
     // Jobs never started after a failure fail the same way.
     for (const job of jobs.slice(next)) job.settle.reject(new UserError(`${what}: an earlier layer failed`));
   };
-  for (let w = 0; w < Math.min(PARALLEL_DOWNLOADS, jobs.length); w++) void worker();
+  const workers: Promise<void>[] = [];
+  for (let w = 0; w < Math.min(PARALLEL_DOWNLOADS, jobs.length); w++) workers.push(worker());
   if (jobs.length === 0) meter?.end();
-  return jobs.map((job, i) => ({
-    label: layerLabel(i, jobs.length, job.desc.digest),
-    open: async () => {
-      await job.done;
-      return createReadStream(job.file, { highWaterMark: 1 << 20 });
+  return {
+    layers: jobs.map((job, i) => ({
+      label: layerLabel(i, jobs.length, job.desc.digest),
+      open: async () => {
+        await job.done;
+        return createReadStream(job.file, { highWaterMark: 1 << 20 });
+      },
+    })),
+    async stop() {
+      failed = true;
+      abort.abort();
+      await Promise.all(workers);
     },
-  }));
+  };
 }

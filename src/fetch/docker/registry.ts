@@ -97,14 +97,14 @@ export class RegistryClient {
    * Downloads a blob to `dest` (created or truncated), resuming after drops, and checks
    * its digest. `meter` (a progress meter) is written every byte received.
    */
-  async blobToFile(desc: Descriptor, dest: string, meter?: NodeJS.WritableStream): Promise<void> {
+  async blobToFile(desc: Descriptor, dest: string, meter?: NodeJS.WritableStream, signal?: AbortSignal): Promise<void> {
     const tries = this.#opts.tries ?? 3;
     const handle = await open(dest, 'w');
     const state = { offset: 0, hash: createHash(algorithmOf(desc.digest)) };
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.#blobAttempt(desc, handle, state, meter);
+          await this.#blobAttempt(desc, handle, state, meter, signal);
           break;
         } catch (err) {
           if (!isTransient(err)) throw err;
@@ -122,8 +122,15 @@ export class RegistryClient {
     if (got !== desc.digest) throw new UserError(`docker: blob ${desc.digest} arrived with digest ${got}: refusing it`);
   }
 
-  async #blobAttempt(desc: Descriptor, handle: Awaited<ReturnType<typeof open>>, state: { offset: number; hash: Hash }, meter?: NodeJS.WritableStream): Promise<void> {
+  async #blobAttempt(
+    desc: Descriptor,
+    handle: Awaited<ReturnType<typeof open>>,
+    state: { offset: number; hash: Hash },
+    meter: NodeJS.WritableStream | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     if (state.offset === desc.size && desc.size > 0) return;
+    signal?.throwIfAborted();
     const headers: Record<string, string> = state.offset > 0 ? { range: `bytes=${state.offset}-` } : {};
     const res = await this.#get(`/v2/${this.#repository}/blobs/${desc.digest}`, headers, `blob ${desc.digest}`, true);
     const status = res.statusCode ?? 0;
@@ -140,6 +147,16 @@ export class RegistryClient {
       res.resume();
       throw new TransientError(`the registry answered ${status} to a resumed download`);
     }
+    const stop = () => res.destroy(new Error('download stopped'));
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await this.#receive(desc, res, handle, state, meter);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  async #receive(desc: Descriptor, res: IncomingMessage, handle: Awaited<ReturnType<typeof open>>, state: { offset: number; hash: Hash }, meter?: NodeJS.WritableStream): Promise<void> {
     for await (const chunk of res as AsyncIterable<Buffer>) {
       if (state.offset + chunk.length > desc.size) {
         res.destroy();
@@ -266,8 +283,9 @@ function needsCredentials(host: string, repository: string, body: Buffer): UserE
 function isTlsFailure(err: unknown): boolean {
   const code = String((err as NodeJS.ErrnoException).code ?? '');
   const message = err instanceof Error ? err.message : '';
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return false;
-  return /EPROTO|SSL|TLS|ECONNRESET|wrong version number|packet length/i.test(`${code} ${message}`);
+  // A certificate the server did present is never a reason to drop TLS.
+  if (/CERT|SELF_SIGNED|UNABLE_TO_|ALTNAME/.test(code)) return false;
+  return code === 'EPROTO' || code === 'ECONNRESET' || /wrong version number|packet length|unknown protocol/i.test(`${code} ${message}`);
 }
 
 function isTransient(err: unknown): boolean {

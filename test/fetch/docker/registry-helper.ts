@@ -42,9 +42,9 @@ export interface Registry {
   stop(): Promise<void>;
 }
 
-/** Starts docker-registry on 127.0.0.1 with a config.yml written into `dir`; resolves once /v2/ answers. */
-export async function startRegistry(dir: string, auth?: TokenAuth): Promise<Registry> {
-  const port = await freePort();
+/** Starts docker-registry on 127.0.0.1 (on `port`, or a free one) with a config.yml written into `dir`; resolves once /v2/ answers. */
+export async function startRegistry(dir: string, auth?: TokenAuth, port?: number): Promise<Registry> {
+  port ??= await freePort();
   fs.mkdirSync(path.join(dir, 'storage'), { recursive: true });
   const config = [
     'version: 0.1',
@@ -163,9 +163,9 @@ export async function startProxy(target: number, opts: { cutAfter?: number; corr
         if (isBlob && opts.corrupt && sent === 0 && chunk.length > 0) chunk = Buffer.concat([Buffer.from([chunk[0]! ^ 0xff]), chunk.subarray(1)]);
         if (isBlob && opts.cutAfter !== undefined && !cut.has(key) && !req.headers.range && sent + chunk.length > opts.cutAfter && (up.statusCode ?? 0) === 200) {
           cut.add(key);
-          res.write(chunk.subarray(0, opts.cutAfter - sent));
-          res.socket?.destroy();
           up.destroy();
+          // Dropped once what was sent so far is out, as a link that dies mid-transfer.
+          res.write(chunk.subarray(0, opts.cutAfter - sent), () => setTimeout(() => res.socket?.destroy(), 50));
           return;
         }
         sent += chunk.length;
