@@ -1,4 +1,4 @@
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -183,11 +183,15 @@ function applyWrites(plan: CgroupPlan): { controller: Controller; why: string } 
   return undefined;
 }
 
-/** Writes a cgroup file in one write(2), as the kernel wants it; an optional file that does not exist is skipped. */
+/**
+ * Writes a cgroup file in one write(2), as the kernel wants it; an optional file that
+ * does not exist is skipped. Opened without O_CREAT: in a cgroup directory that would
+ * turn a missing file's ENOENT into EACCES.
+ */
 function writeCgroupFile(path: string, value: string, optional: boolean): void {
   let fd: number;
   try {
-    fd = openSync(path, 'w');
+    fd = openSync(path, constants.O_WRONLY);
   } catch (err) {
     if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;

@@ -327,6 +327,9 @@ describe('setUpPodCgroups and removePodCgroups on a fake v1 tree', () => {
       fs.mkdirSync(path.join(root, c), { recursive: true });
       fs.writeFileSync(path.join(root, c, 'cgroup.procs'), '');
     }
+    // The kernel makes a cgroup's files; here the test does (no memsw: it is optional).
+    fs.mkdirSync(path.join(root, 'memory/rkt', UUID, 'web'), { recursive: true });
+    for (const f of ['memory.limit_in_bytes', 'memory.soft_limit_in_bytes']) fs.writeFileSync(path.join(root, 'memory/rkt', UUID, 'web', f), '');
     const podPath = path.join(dir, 'pod');
     fs.mkdirSync(podPath);
     const manifest = { apps: [{ name: 'web', app: { isolators: [memory('32M'), { name: 'example.com/x', value: 1 }] } }], isolators: [] } as unknown as PodManifest;

@@ -19,7 +19,7 @@ export const fetchCommand: CommandModule<GlobalArgs, Args> = {
   describe: 'Fetch images (a file, an https URL or an image name) and their dependencies into the store',
   builder: (y) =>
     withNetworkOptions(withFormat(y))
-      .positional('images', { type: 'string', array: true, demandOption: true, describe: 'FILE.aci, https://URL or NAME[:VERSION][,label=value...]' })
+      .positional('images', { type: 'string', array: true, demandOption: true, describe: 'FILE.aci, https://URL, NAME[:VERSION][,label=value...], docker://[REGISTRY/]NAME[:TAG|@DIGEST], docker-archive:FILE or oci:DIR[:REF]' })
       .option('pull-policy', {
         choices: PULL_POLICIES,
         default: 'update' as PullPolicy,
@@ -30,6 +30,7 @@ export const fetchCommand: CommandModule<GlobalArgs, Args> = {
       .example('$0 fetch example.com/hello:1.0', "by discovery, for this board's os and arch")
       .example('$0 fetch --pull-policy=never ./hello-armv6l.aci', 'a side-loaded image and its hello-armv6l.aci.asc')
       .example('$0 fetch --format json https://example.com/hello.aci', '{id, name, labels, size} for a script')
+      .example('$0 fetch --insecure-options=image docker://busybox:1.36', 'a Docker image, converted to an ACI for this board (docs/docker.md)')
       .epilogue(
         'Prints the image ID (nothing else) on stdout. Signatures are checked against keys trusted with rkt trust; ' +
           'plain http:// needs --insecure-options=http. See docs/rkt-fetch.md.',

@@ -92,9 +92,18 @@ export async function startRegistry(dir: string, auth?: TokenAuth, port?: number
   };
 }
 
-/** `skopeo copy` from an OCI layout to the registry (plain HTTP), all platforms with `all`. */
-export async function skopeoPush(layout: string, ref: string, dest: string, opts: { all?: boolean; creds?: string } = {}): Promise<void> {
-  const args = ['copy', '--quiet', '--insecure-policy', '--dest-tls-verify=false', ...(opts.all ? ['--all'] : []), ...(opts.creds ? ['--dest-creds', opts.creds] : [])];
+/** `skopeo copy` from an OCI layout to the registry (plain HTTP), all platforms with `all`, Docker media types with `dockerFormat`. */
+export async function skopeoPush(layout: string, ref: string, dest: string, opts: { all?: boolean; creds?: string; dockerFormat?: boolean } = {}): Promise<void> {
+  const args = [
+    'copy',
+    '--quiet',
+    '--insecure-policy',
+    '--dest-tls-verify=false',
+    ...(opts.all ? ['--all'] : []),
+    ...(opts.creds ? ['--dest-creds', opts.creds] : []),
+    // Docker's own media types (schema 2 manifest, manifest list) instead of OCI's.
+    ...(opts.dockerFormat ? ['--format', 'v2s2'] : []),
+  ];
   await run('skopeo', [...args, `oci:${layout}:${ref}`, `docker://${dest}`], { maxBuffer: 1 << 24 });
 }
 

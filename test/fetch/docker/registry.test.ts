@@ -43,6 +43,11 @@ describe('docker:// from a registry', { skip }, () => {
     await skopeoPush(layouts.single, '1.0', `${registry.host}/busybox:1.0`);
     await skopeoPush(layouts.multi, 'latest', `${registry.host}/multi:latest`, { all: true });
     await skopeoPush(layouts.v7, 'latest', `${registry.host}/v7only:latest`, { all: true });
+    await skopeoPush(layouts.multi, 'latest', `${registry.host}/multi-docker:latest`, { all: true, dockerFormat: true });
+    const evil = path.join(root, 'evil');
+    const big = await layerTar([{ name: 'big', body: Buffer.alloc(8 << 20, 7) }]);
+    writeOciLayout(evil, '1', [spec(amd64, [await layerTar([{ name: 'esc', type: 'symlink', linkname: '../../..' }]), await layerTar([{ name: 'esc/etc/x', body: 'x' }]), big])]);
+    await skopeoPush(evil, '1', `${registry.host}/evil:1`);
   });
 
   after(async () => {
@@ -108,6 +113,21 @@ describe('docker:// from a registry', { skip }, () => {
       w.fetch(`docker://${registry.host}/v7only:latest`, { host: { os: 'linux', arch: 'armv6l' } }),
       /has no image this linux\/armv6l board can run: it has linux\/arm\/v7, linux\/arm64\/v8; this board runs linux\/arm\/v6, linux\/arm\/v5/,
     );
+  });
+
+  test('Docker media types: a manifest list of schema 2 manifests', async () => {
+    const w = world();
+    const record = await w.fetch(`docker://${registry.host}/multi-docker:latest`, { host: { os: 'linux', arch: 'armv6l' } });
+    assert.equal(getLabel(record.labels, 'arch'), 'armv6l');
+    const tree = await (await Store.open(w.ctx.dir)).renderTree(record.id);
+    assert.equal(fs.readFileSync(path.join(tree.path, 'rootfs/platform'), 'utf8'), 'arm/v6');
+  });
+
+  test('a hostile layer stops the fetch, downloads under way included, and leaves nothing', async () => {
+    const w = world();
+    await assert.rejects(w.fetch(`docker://${registry.host}/evil:1`), /layer 2\/3 \(sha256:[0-9a-f]{12}\): "esc\/etc\/x" goes through symlink "\/esc" -> "..\/..\/..", which escapes the image root/);
+    assert.deepEqual(await (await Store.open(w.ctx.dir)).list(), []);
+    assert.deepEqual(fs.readdirSync(path.join(w.ctx.dir, 'cas/tmp')), []);
   });
 
   test('without --insecure-options=image only a digest pin is accepted', async () => {
