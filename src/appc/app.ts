@@ -108,3 +108,20 @@ function readPorts(obj: JsonObject, path: string): Port[] {
   assertUnique(ports, (p) => p.name, join(path, 'ports'), 'name');
   return ports;
 }
+
+/** An app with nothing set but user and group 0, as rkt gives an image that had none. */
+export function emptyApp(): App {
+  return {
+    exec: [],
+    eventHandlers: [],
+    user: '0',
+    group: '0',
+    supplementaryGIDs: [],
+    environment: [],
+    mountPoints: [],
+    ports: [],
+    isolators: [],
+    userAnnotations: {},
+    userLabels: {},
+  };
+}

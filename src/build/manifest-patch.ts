@@ -1,3 +1,4 @@
+import { emptyApp } from '../appc/app.ts';
 import { serializeImageManifest, validateImageManifest } from '../appc/image-manifest.ts';
 import type { App, ImageManifest, Isolator, MountPoint, Port } from '../appc/types.ts';
 import { UserError } from '../util/errors.ts';
@@ -63,22 +64,6 @@ export function applyPatch(manifest: ImageManifest, patch: ManifestPatch): Image
     next.app = app;
   }
   return validateImageManifest(JSON.parse(serializeImageManifest(next)));
-}
-
-function emptyApp(): App {
-  return {
-    exec: [],
-    eventHandlers: [],
-    user: '0',
-    group: '0',
-    supplementaryGIDs: [],
-    environment: [],
-    mountPoints: [],
-    ports: [],
-    isolators: [],
-    userAnnotations: {},
-    userLabels: {},
-  };
 }
 
 function setIsolator(app: App, isolator: Isolator): void {

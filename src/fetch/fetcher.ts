@@ -1,10 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buffer } from 'node:stream/consumers';
 import { detectHostArch } from '../appc/arch.ts';
 import { parseImageRef } from '../appc/discovery.ts';
-import { parseImageManifest } from '../appc/image-manifest.ts';
+import { peekManifest } from '../appc/peek-manifest.ts';
 import type { Dependency, ImageManifest } from '../appc/types.ts';
 import type { RktContext } from '../config/context.ts';
 import { insecureWarning, type InsecureCheck } from '../config/insecure.ts';
@@ -313,25 +312,5 @@ class Fetcher {
 function isFresh(remote: RemoteInfo | undefined): boolean {
   if (!remote?.maxAge) return false;
   return Date.now() < Date.parse(remote.downloadedAt) + remote.maxAge * 1000;
-}
-
-const STOP = new Error('manifest read');
-
-/** The manifest of an image file, reading no further than it. */
-async function peekManifest(file: string): Promise<ImageManifest> {
-  const { readAciFile } = await import('../appc/aci-reader.ts');
-  let manifest: ImageManifest | undefined;
-  try {
-    return (
-      await readAciFile(file, async (entry, body) => {
-        if (entry.path !== 'manifest') return;
-        manifest = parseImageManifest(await buffer(body));
-        throw STOP;
-      })
-    ).manifest;
-  } catch (err) {
-    if (err === STOP && manifest) return manifest;
-    throw err;
-  }
 }
 

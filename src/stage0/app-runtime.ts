@@ -1,6 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
+import { emptyApp } from '../appc/app.ts';
 import type { CapabilitiesSetValue } from '../appc/isolators.ts';
 import type { App, EnvironmentVariable, Isolator, RuntimeApp } from '../appc/types.ts';
 import type { AppRuntime } from '../pod/runtime.ts';
@@ -99,21 +100,7 @@ export interface PodEnv {
  * CoreOS rkt; without an exec from either the app cannot run, which is an error here.
  */
 export function applyAppArgs(appName: string, imageName: string, imageApp: App | undefined, args: AppArgs | undefined): App {
-  const app: App = imageApp
-    ? structuredClone(imageApp)
-    : {
-        exec: [],
-        eventHandlers: [],
-        user: '0',
-        group: '0',
-        supplementaryGIDs: [],
-        environment: [],
-        mountPoints: [],
-        ports: [],
-        isolators: [],
-        userAnnotations: {},
-        userLabels: {},
-      };
+  const app: App = imageApp ? structuredClone(imageApp) : emptyApp();
   if (args) {
     if (args.exec !== undefined) app.exec = [args.exec];
     if (args.args !== undefined) {

@@ -1,15 +1,14 @@
 import { execFile } from 'node:child_process';
 import { chmod, chown, lstat, mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
-import { buffer } from 'node:stream/consumers';
 import { promisify } from 'node:util';
 import { detectHostArch } from '../appc/arch.ts';
 import { canRunArch } from '../appc/compatible-arch.ts';
 import { parseImageRef } from '../appc/discovery.ts';
-import { parseImageManifest } from '../appc/image-manifest.ts';
 import { getLabel } from '../appc/labels.ts';
+import { peekManifest } from '../appc/peek-manifest.ts';
 import { parsePodManifest, serializePodManifest } from '../appc/pod-manifest.ts';
-import type { ImageManifest, PodManifest, RuntimeApp } from '../appc/types.ts';
+import type { PodManifest, RuntimeApp } from '../appc/types.ts';
 import type { RktContext } from '../config/context.ts';
 import { fetchImage, type FetchOptions, type PullPolicy } from '../fetch/fetcher.ts';
 import type { Host } from '../fetch/match.ts';
@@ -248,26 +247,6 @@ async function plannedArch(store: Store, ref: string): Promise<string | undefine
     }
   } catch {
     return undefined;
-  }
-}
-
-const STOP = new Error('manifest read');
-
-/** An image file's manifest, reading no further than it. */
-async function peekManifest(file: string): Promise<ImageManifest> {
-  const { readAciFile } = await import('../appc/aci-reader.ts');
-  let manifest: ImageManifest | undefined;
-  try {
-    return (
-      await readAciFile(file, async (entry, body) => {
-        if (entry.path !== 'manifest') return;
-        manifest = parseImageManifest(await buffer(body));
-        throw STOP;
-      })
-    ).manifest;
-  } catch (err) {
-    if (err === STOP && manifest) return manifest;
-    throw err;
   }
 }
 
