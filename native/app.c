@@ -26,7 +26,7 @@ static void become_session_leader(void)
 
 /* chdir first and chroot("."), so no moment exists where the root is changed but the
  * working directory is still outside it. */
-static void enter_root(const struct app *app)
+void app_enter_root(const struct app *app)
 {
 	if (chdir(app->root) < 0)
 		die("chdir", app->root);
@@ -72,7 +72,7 @@ static noreturn void exec_in_app(const struct app *app, char *const argv[], bool
 		cgroup_join(app->cgroups.v[i]);
 	if (session)
 		become_session_leader();
-	enter_root(app);
+	app_enter_root(app);
 	if (app->has_caps)
 		caps_bound(app->caps);
 	set_ids(app);

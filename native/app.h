@@ -14,6 +14,10 @@
  * and exits 254, to be reaped like any child). */
 pid_t app_spawn(const struct app *app, char *const argv[], bool session, bool *execed);
 
+/* Makes APP's root the calling process's root and APP's working directory its own
+ * (needs CAP_SYS_CHROOT: before any uid change). Dies on failure. */
+void app_enter_root(const struct app *app);
+
 /* Moves the calling process into the cgroup at DIR (a path in the stage1 root, where
  * stage0 bound the pods' cgroup directories) by writing its pid to DIR/cgroup.procs;
  * the pid is read in the writer's PID namespace. Dies on failure. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "conf.h"
 #include "signals.h"
 #include "util.h"
@@ -48,12 +49,7 @@ static noreturn void exec_in_app(const struct app *app, char *const cmd[])
 {
 	signals_default();
 	cloexec_from(3);
-	if (chdir(app->root) < 0)
-		die("chdir", app->root);
-	if (chroot(".") < 0)
-		die("chroot", app->root);
-	if (chdir(app->cwd) < 0)
-		die("chdir", app->cwd);
+	app_enter_root(app);
 	signals_unblock();
 	extern char **environ;
 	environ = app->env.v;

@@ -10,8 +10,9 @@
 #include "util.h"
 
 /* The format, as stage1.conf's: NUL-terminated strings read as key, value, key,
- * value. The pod's keys come first, each once: version (1), hostname, net (host or
- * none), lock-fd, stage1-root and entrypoint. Then each `op` (mkdir, mount, bind,
+ * value. The pod's keys come first, each once: version (1), hostname, net (host,
+ * none or private), lock-fd, stage1-root and entrypoint, and with net private netns
+ * (the network namespace file to join). Then each `op` (mkdir, mount, bind,
  * bind-device, symlink, remount-ro) starts an operation, whose keys follow it: root and
  * path (the target), and by kind source, source-root and source-path, fstype, data,
  * flag (repeated: nosuid, nodev, noexec), recursive and read-only (0 or 1), mode
@@ -63,9 +64,11 @@ static const unsigned required[] = {
 	[OP_REMOUNT_RO] = TARGET,
 };
 
-enum pod_key_id { P_VERSION, P_HOSTNAME, P_NET, P_LOCK_FD, P_STAGE1_ROOT, P_ENTRYPOINT, P_COUNT };
+/* P_NETNS, after the required ones, is given exactly when net is private. */
+enum pod_key_id { P_VERSION, P_HOSTNAME, P_NET, P_LOCK_FD, P_STAGE1_ROOT, P_ENTRYPOINT, P_NETNS, P_COUNT };
+#define P_REQUIRED P_NETNS
 
-static const char *const pod_keys[P_COUNT + 1] = { "version", "hostname", "net", "lock-fd", "stage1-root", "entrypoint", NULL };
+static const char *const pod_keys[P_COUNT + 1] = { "version", "hostname", "net", "lock-fd", "stage1-root", "entrypoint", "netns", NULL };
 
 struct parser {
 	const char *path;
@@ -152,9 +155,14 @@ static void pod_key(struct parser *p, const char *key, const char *value)
 		plan->hostname = value;
 		break;
 	case P_NET:
-		if (strcmp(value, "host") && strcmp(value, "none"))
-			bad(p, "net \"%s\" is not host or none", value);
+		if (strcmp(value, "host") && strcmp(value, "none") && strcmp(value, "private"))
+			bad(p, "net \"%s\" is not host, none or private", value);
 		plan->new_net = !strcmp(value, "none");
+		plan->join_net = !strcmp(value, "private");
+		break;
+	case P_NETNS:
+		check_absolute(p, key, value);
+		plan->netns = value;
 		break;
 	case P_LOCK_FD:
 		plan->lock_fd = (int)parse_number(p, key, value, 10, INT_MAX);
@@ -303,7 +311,9 @@ void plan_read(const char *path, struct plan *plan)
 	if (p.op)
 		check_op(&p);
 	p.op = NULL;
-	for (int k = 0; k < P_COUNT; k++)
+	for (int k = 0; k < P_REQUIRED; k++)
 		if (!(p.pod_seen & BIT(k)))
 			bad(&p, "no %s", pod_keys[k]);
+	if (plan->join_net != (plan->netns != NULL))
+		bad(&p, plan->join_net ? "net private needs netns" : "netns is given without net private");
 }

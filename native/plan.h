@@ -36,6 +36,8 @@ struct op {
 struct plan {
 	const char *hostname;
 	bool new_net;            /* net none: a network namespace of its own */
+	bool join_net;           /* net private: join the namespace at netns */
+	const char *netns;       /* net private: the network namespace file stage0 made (POD/netns) */
 	int lock_fd;             /* the pod lock, kept open across the exec */
 	const char *stage1_root; /* the host path to pivot into */
 	const char *entrypoint;  /* the run entrypoint in the stage1 root */

@@ -19,7 +19,8 @@ int cmd_stop(int argc, char **argv)
 	return 0;
 }
 
-/* Nothing lives outside the pod's namespaces yet; network teardown will go here. */
+/* Nothing of stage1's lives outside the pod's namespaces: a private network is made
+ * and torn down by stage0 (src/stage0/network.ts), which runs its CNI DEL at gc. */
 int cmd_gc(int argc, char **argv)
 {
 	(void)argv;

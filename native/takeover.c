@@ -238,6 +238,15 @@ static void unshare_pod(const struct plan *plan)
 		step_die("unshare");
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		step_die("make / private");
+	if (plan->join_net) {
+		now("join the network namespace %s", plan->netns);
+		int fd = open(plan->netns, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			step_die("open");
+		if (setns(fd, CLONE_NEWNET) < 0)
+			step_die("setns");
+		close(fd);
+	}
 }
 
 static void pivot(const char *root)

@@ -10,36 +10,18 @@ export LC_ALL=C
 spec=stage1-arm/stage1.yaml
 cache=.cache/native
 
-# The host's own arch is built with gcc, the others with Debian's cross compilers.
-case "$(uname -m)" in
-  x86_64) host=amd64 ;;
-  aarch64 | arm64) host=aarch64 ;;
-  armv7l | armv8l) host=armv7l ;;
-  armv6l) host=armv6l ;;
-  *) host=none ;;
-esac
-
-declare -A triplet=([armv6l]=arm-linux-gnueabi [armv7l]=arm-linux-gnueabihf [aarch64]=aarch64-linux-gnu [amd64]=x86_64-linux-gnu)
-declare -A package=([armv6l]=gcc-arm-linux-gnueabi [armv7l]=gcc-arm-linux-gnueabihf [aarch64]=gcc-aarch64-linux-gnu [amd64]=gcc-x86-64-linux-gnu)
-# armv6l: Debian's armel (ARMv5TE soft-float) libc, code for the Pi Zero's ARM1176.
-# Debian's armhf is ARMv7 and dies with SIGILL there.
-declare -A archflags=([armv6l]="-march=armv6 -marm -mfloat-abi=soft" [armv7l]="" [aarch64]="" [amd64]="")
+source scripts/lib/cross-cc.sh
 
 # -ffile-prefix-map keeps the checkout's path out of the binary (__FILE__, debug info);
 # nothing in native/ uses __DATE__ or __TIME__.
 cflags=(-std=c11 -Os -static -s -Wall -Wextra -Werror -ffile-prefix-map="$PWD"=.
   -ffunction-sections -fdata-sections -Wl,--gc-sections)
 
-compiler_for() {
-  local arch=$1
-  if [ "$arch" = "$host" ]; then echo gcc; else echo "${triplet[$arch]}-gcc"; fi
-}
-
 # Compiles into a temporary name and renames, so a failed build leaves no half binary.
 build_init() {
   local arch=$1 cc=$2 out=$cache/$1/init
-  local flags=()
-  [ "$arch" = "$host" ] || read -ra flags <<<"${archflags[$arch]}"
+  local flags
+  read -ra flags <<<"$(cross_flags "$arch")"
   mkdir -p "$cache/$arch"
   "$cc" "${cflags[@]}" "${flags[@]}" -o "$out.tmp" native/*.c
   mv -f "$out.tmp" "$out"
@@ -62,12 +44,10 @@ check_armv6() {
 }
 
 built=()
-for arch in armv6l armv7l aarch64 amd64; do
-  cc=$(compiler_for "$arch")
+for arch in "${cross_arches[@]}"; do
+  cc=$(cross_cc "$arch")
   if ! command -v "$cc" >/dev/null; then
-    pkg=${package[$arch]}
-    [ "$cc" = gcc ] && pkg=gcc
-    echo "build-stage1: $arch: skipped, no $cc (apt-get install $pkg)" >&2
+    echo "build-stage1: $arch: skipped, no $cc (apt-get install $(cross_package "$arch"))" >&2
     # Nothing built from older sources may pass for this build's.
     rm -rf "${cache:?}/$arch" "dist/stage1-$arch.aci"
     continue

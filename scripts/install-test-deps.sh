@@ -4,11 +4,14 @@
 set -euo pipefail
 packages=(bzip2 xz-utils gzip pigz tar util-linux bsdutils openssl coreutils gnupg curl dpkg-dev zstd
   gcc libc6-dev qemu-user-static binfmt-support busybox-static
-  docker-registry skopeo umoci)
+  docker-registry skopeo umoci
+  containernetworking-plugins iproute2 iptables)
 commands=(bzip2 xz gzip pigz tar setpriv openssl sha512sum gpg curl script flock mknod dpkg-deb dpkg-scanpackages zstd
   gcc unshare qemu-arm-static qemu-aarch64-static update-binfmts busybox
-  docker-registry skopeo umoci)
-files=()
+  docker-registry skopeo umoci
+  ip iptables iptables-save)
+# The CNI plugins the networking tests use (test/pod/net.test.ts), from containernetworking-plugins.
+files=(/usr/lib/cni/ptp /usr/lib/cni/host-local /usr/lib/cni/portmap /usr/lib/cni/bridge /usr/lib/cni/loopback)
 
 # The stage1 init (scripts/build-stage1.sh) is cross-compiled for the ARM arches; the
 # host's own arch is built with gcc, and Debian has no cross package for it.

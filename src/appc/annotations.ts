@@ -14,14 +14,20 @@ export function readAnnotations(obj: JsonObject, path: string): Annotation[] {
   assertUnique(annotations, (a) => a.name, at, 'name');
   annotations.forEach((a, i) => {
     const where = join(join(at, i), 'value');
-    if (a.name === 'created' && !isRFC3339(a.value)) {
-      throw new FieldError(where, `${quote(a.value)} must be an RFC3339 timestamp (created)`);
-    }
-    if ((a.name === 'homepage' || a.name === 'documentation') && !isHttpUrl(a.value)) {
-      throw new FieldError(where, `${quote(a.value)} must be an absolute http or https URL (${a.name})`);
-    }
+    const must = annotationValueRule(a.name, a.value);
+    if (must) throw new FieldError(where, `${quote(a.value)} must be ${must} (${a.name})`);
   });
   return annotations;
+}
+
+/**
+ * What spec/aci.md requires of a well-known annotation's value that this one lacks
+ * ("an RFC3339 timestamp"), or undefined when it is fine (or the name is not one of them).
+ */
+export function annotationValueRule(name: string, value: string): string | undefined {
+  if (name === 'created' && !isRFC3339(value)) return 'an RFC3339 timestamp';
+  if ((name === 'homepage' || name === 'documentation') && !isHttpUrl(value)) return 'an absolute http or https URL';
+  return undefined;
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-](\d{2}):(\d{2}))$/;

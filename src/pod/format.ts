@@ -1,3 +1,4 @@
+import { describeNetworks } from '../stage0/network.ts';
 import { relativeTime } from '../image/list.ts';
 import { tabulate } from '../util/table.ts';
 import { podExitCode, podHasExited, type AppInfo, type PodInfo } from './info.ts';
@@ -54,7 +55,7 @@ export interface PodTableOptions {
   now?: Date;
 }
 
-const LEGEND = ['UUID', 'APP', 'IMAGE NAME', 'STATE', 'CREATED', 'STARTED'];
+const LEGEND = ['UUID', 'APP', 'IMAGE NAME', 'STATE', 'CREATED', 'STARTED', 'NETWORKS'];
 
 /**
  * rkt's table: a row per app, the pod's columns on its first app's row only, laid out
@@ -68,7 +69,9 @@ export function formatPodTable(pods: readonly PodInfo[], opts: PodTableOptions):
     const apps = pod.apps.length > 0 ? pod.apps : [undefined];
     apps.forEach((app, i) => {
       const appCells = [app?.name ?? '-', app ? imageText(pod, app) : '-'];
-      if (i === 0) rows.push([opts.full ? pod.uuid : pod.uuid.slice(0, 8), ...appCells, pod.state, time(pod.createdAt), time(pod.startedAt)]);
+      // NETWORKS, as rkt: name:ip4=ADDRESS of each network of a running pod (POD/net, network.ts).
+      const networks = pod.state === 'running' ? describeNetworks(pod.path) : '';
+      if (i === 0) rows.push([opts.full ? pod.uuid : pod.uuid.slice(0, 8), ...appCells, pod.state, time(pod.createdAt), time(pod.startedAt), ...(networks ? [networks] : [])]);
       else rows.push(['', ...appCells]);
     });
   }

@@ -1,6 +1,7 @@
-import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { realpath, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { removePodCgroups } from '../stage0/cgroups.ts';
+import { NETNS_FILE, tearDownPodNetwork } from '../stage0/network.ts';
 import { tryLockFile, type FileLock } from '../sys/flock.ts';
 import { syncDirectory } from '../util/atomic-file.ts';
 import { describeError, UserError } from '../util/errors.ts';
@@ -83,7 +84,10 @@ function refuseBusy(info: PodInfo): void {
  * stage1's gc if it ran, and deletes it. `info.path` is where it was locked.
  */
 export async function deleteLocked(dir: string, info: PodInfo, stage1Gc: Stage1Gc | undefined, warn = defaultWarn, now: Date): Promise<void> {
-  const mounted = await mountsUnder(info.path);
+  // POD/netns, the pod's network namespace bound to a file (network.ts), is the one
+  // mount a pod has in the host's namespace: its teardown below unmounts it.
+  const netns = join(await realpath(info.path).catch(() => info.path), NETNS_FILE);
+  const mounted = (await mountsUnder(info.path)).filter((m) => m !== netns);
   if (mounted.length > 0) {
     throw new UserError(`pod ${info.uuid}: ${mounted[0]} is mounted in this mount namespace; not removing the pod while it is`);
   }
@@ -97,6 +101,8 @@ export async function deleteLocked(dir: string, info: PodInfo, stage1Gc: Stage1G
       warn(`pod ${info.uuid}: stage1 gc failed, removing the pod anyway: ${describeError(err)}`);
     }
   }
+  // Its networks (CNI DEL) and POD/netns; a DEL that fails is reported, and the pod goes anyway, as after a failed stage1 gc.
+  tearDownPodNetwork(path, info.uuid, warn);
   // Its cgroups go first (a process left in them is killed: the pod is not running, we
   // hold its lock); if one stays, so does the pod, for the next gc to try again.
   await removePodCgroups(path, info.uuid);

@@ -35,11 +35,18 @@ export interface Stage1Runtime {
   entrypoints: { run: string; enter: string; stop: string; gc: string };
 }
 
-export type NetMode = 'host' | 'none';
+/**
+ * host: the host's network namespace; none: one of its own with only loopback;
+ * private: one of its own that stage0 joins to CNI networks (`networks`) before the
+ * hand-over (src/stage0/network.ts, docs/networking.md).
+ */
+export type NetMode = 'host' | 'none' | 'private';
 
 export interface RunOptions {
   hostname: string;
   net: NetMode;
+  /** With net private: the networks by name, in order (eth0, eth1...); `default` is rkt's own. */
+  networks?: string[];
   interactive: boolean;
 }
 

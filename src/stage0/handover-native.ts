@@ -25,9 +25,9 @@ export interface NativeHandOverOptions extends HandOverOptions {
 /** Runs the pod through stage1's takeover and resolves with its exit status (128 + a signal that killed it). */
 export async function handOverNative(pod: HandOverPod, opts: NativeHandOverOptions): Promise<number> {
   const { runtime } = pod;
-  const { podPath, entrypoint, plan, conf, env } = planHandOver(pod, opts);
+  const { podPath, entrypoint, plan, conf, env, netns } = planHandOver(pod, opts);
   const takeover = await entrypointPath(opts.dir, runtime.stage1, 'run');
-  const planConf = serializePlanConf({ plan, hostname: runtime.options.hostname, net: runtime.options.net, lockFd: LOCK_FD, entrypoint });
+  const planConf = serializePlanConf({ plan, hostname: runtime.options.hostname, net: runtime.options.net, netns, lockFd: LOCK_FD, entrypoint });
   step('write stage1.conf', () => writeSynced(join(podPath, POD_FILES.stage1Conf), conf));
   const planFile = join(podPath, PLAN_CONF_FILE);
   step('write the plan for stage1', () => writeSynced(planFile, planConf));

@@ -25,6 +25,7 @@ import {
   mount,
   pivotRoot,
   sethostname,
+  setns,
   umount2,
   unshare,
 } from '../sys/linux.ts';
@@ -33,6 +34,7 @@ import type { PodCgroups } from './cgroups.ts';
 import { notifySocketPath, stage1Env } from './entrypoints.ts';
 import { planMounts, type InRoot, type MountFlag, type MountOp, type MountPlan } from './mount-plan.ts';
 import { mkdirInRoot, resolveInRoot, touchInRoot } from './secure-path.ts';
+import { NETNS_FILE } from './network.ts';
 import { serializeStage1Conf } from './stage1-conf.ts';
 
 // The hand-over from stage0 to stage1 (docs/stage1-interface.md, "run", steps 1-5):
@@ -86,6 +88,8 @@ export interface HandOverPlan {
   conf: Buffer;
   /** The environment of the run entrypoint, as NAME=value strings. */
   env: string[];
+  /** With a private network: POD/netns, the namespace network.ts made, which the pod joins instead of making one. */
+  netns?: string;
 }
 
 /**
@@ -112,7 +116,8 @@ export function planHandOver(pod: HandOverPod, opts: HandOverOptions): HandOverP
     plan.ops.push({ op: 'bind', source, target: { root: plan.stage1Root, path: target }, recursive: false, readOnly: false, flags: ['nosuid', 'nodev', 'noexec'] });
   }
   const conf = serializeStage1Conf(runtime.apps, { interactive: runtime.options.interactive, cgroups: opts.cgroups });
-  return { podPath, entrypoint, plan, conf, env: stage1Env() };
+  const netns = runtime.options.net === 'private' ? join(podPath, NETNS_FILE) : undefined;
+  return { podPath, entrypoint, plan, conf, env: stage1Env(), ...(netns ? { netns } : {}) };
 }
 
 /** Replaces this process with the pod's stage1 init; returns only by throwing (see above). */
@@ -120,11 +125,14 @@ export function handOver(pod: HandOverPod, opts: HandOverOptions): never {
   const { runtime } = pod;
   // Everything that can be checked is checked before the process changes.
   loadFfi();
-  const { podPath, entrypoint, plan, conf, env } = planHandOver(pod, opts);
+  const { podPath, entrypoint, plan, conf, env, netns } = planHandOver(pod, opts);
 
   let flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (runtime.options.net === 'none') flags |= CLONE_NEWNET;
+  // Opened before unshare, close-on-exec (Node's default), so nothing of it reaches stage1.
+  const netnsFd = netns === undefined ? undefined : step(`open the network namespace ${netns}`, () => openSync(netns, 'r'));
   step('unshare', () => unshare(flags));
+  if (netnsFd !== undefined) step(`join the network namespace ${netns}`, () => setns(netnsFd, CLONE_NEWNET, netns));
   step('make / private', () => mount(null, '/', null, MS_REC | MS_PRIVATE));
   executePlan(plan);
   // Not synced: stage1 reads it at once, and no pod survives a crash to read it again.

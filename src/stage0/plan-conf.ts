@@ -18,8 +18,10 @@ export const PLAN_CONF_FILE = join(POD_FILES.rkt, 'stage0-plan.conf');
 export interface PlanConfInput {
   plan: MountPlan;
   hostname: string;
-  /** `none`: the pod gets a network namespace of its own. */
+  /** `none`: the pod gets a network namespace of its own; `private`: it joins `netns`. */
   net: NetMode;
+  /** With net private: the network namespace file (POD/netns) the takeover setns's into. */
+  netns?: string | undefined;
   /** The fd number the pod lock has in the takeover process: kept open across its exec. */
   lockFd: number;
   /** The run entrypoint, a path in the stage1 root, executed there with argv[1] `run`. */
@@ -34,11 +36,13 @@ export function serializePlanConf(input: PlanConfInput): Buffer {
     ['version', PLAN_CONF_VERSION],
     ['hostname', input.hostname],
     ['net', input.net],
+    ...(input.net === 'private' ? [['netns', input.netns ?? '']] as Pair[] : []),
     ['lock-fd', String(input.lockFd)],
     ['stage1-root', input.plan.stage1Root],
     ['entrypoint', input.entrypoint],
     ...input.plan.ops.flatMap(opPairs),
   ];
+  if (input.net === 'private' && !input.netns) throw new UserError('stage0-plan.conf: net private needs the netns file');
   for (const [key, value] of pairs) {
     if (value.includes('\0')) throw new UserError(`stage0-plan.conf: ${key} ${JSON.stringify(value)} contains a NUL byte`);
   }

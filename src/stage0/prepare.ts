@@ -8,11 +8,12 @@ import { parseImageRef } from '../appc/discovery.ts';
 import { getLabel } from '../appc/labels.ts';
 import { peekManifest } from '../appc/peek-manifest.ts';
 import { parsePodManifest, serializePodManifest } from '../appc/pod-manifest.ts';
-import type { PodManifest, RuntimeApp } from '../appc/types.ts';
+import type { ExposedPort, PodManifest, RuntimeApp } from '../appc/types.ts';
 import type { RktContext } from '../config/context.ts';
 import { fetchImage, type FetchOptions, type PullPolicy } from '../fetch/fetcher.ts';
 import type { Host } from '../fetch/match.ts';
 import { classifySource } from '../fetch/source.ts';
+import { preparePodMetadata } from '../metadata/registry.ts';
 import { POD_FILES, overlayDirOf } from '../pod/layout.ts';
 import { RUNTIME_VERSION, type AppRuntime, type NetMode, type PodRuntime } from '../pod/runtime.ts';
 import { createEmbryo } from '../pod/pods.ts';
@@ -25,6 +26,7 @@ import { ExitCode, UserError, withContext } from '../util/errors.ts';
 import type { AppArgs } from './app-args.ts';
 import { loadPodEnv, resolveAppRuntime } from './app-runtime.ts';
 import { buildPodManifest, checkHostname, reifyPodManifest, type BuiltPod, type ResolvedImage } from './pod-manifest-build.ts';
+import { resolvePorts } from './network.ts';
 import { mkdirInRoot } from './secure-path.ts';
 import { chooseStage1, type Stage1Choice } from './stage1-image.ts';
 
@@ -65,6 +67,10 @@ export interface PrepareRequest {
   /** Default rkt-<uuid>, as CoreOS rkt. */
   hostname?: string;
   net: NetMode;
+  /** With net private: the networks by name (--net=default,NAME). */
+  networks?: string[];
+  /** --port: the pod manifest's ports, resolved against the apps' ports at start. */
+  ports?: ExposedPort[];
   interactive: boolean;
   /** The platform to run on; default this host's (tests pretend to be a Pi). */
   host?: Host;
@@ -101,7 +107,9 @@ export async function preparePod(ctx: RktContext, req: PrepareRequest): Promise<
     built = buildPodManifest({ images, apps: req.apps, volumes: req.volumes ?? [] });
   }
   for (const line of built.warnings) ctx.warn(line);
-  const manifest = built.manifest;
+  const manifest = req.ports?.length ? { ...built.manifest, ports: req.ports } : built.manifest;
+  // A --port must name an app's port (checked again at start, against the stored trees).
+  resolvePorts(manifest, new Map(manifest.apps.map((ra, i) => [ra.name, ra.app?.ports ?? images[i]?.manifest.app?.ports ?? []])));
   // One terminal, one app: stage1 makes the app its session leader.
   if (req.interactive && manifest.apps.length > 1) throw new UserError('--interactive runs one app: give one image', ExitCode.usage);
   await checkHostVolumes(manifest);
@@ -129,6 +137,11 @@ export async function preparePod(ctx: RktContext, req: PrepareRequest): Promise<
         }),
       );
     }
+    // POD/mds-token; AC_METADATA_URL only while a metadata service runs (docs/metadata.md).
+    const metadataUrl = await preparePodMetadata(ctx.dir, pod.path);
+    if (metadataUrl !== undefined) {
+      for (const a of apps) a.env = [...a.env.filter((e) => !e.startsWith('AC_METADATA_URL=')), `AC_METADATA_URL=${metadataUrl}`];
+    }
     const overlay = decideOverlay(ctx, pod.path, req.noOverlay ?? false);
     if (overlay) {
       await makeOverlayDirs(pod.path, [overlayDirOf(), ...apps.map((a) => overlayDirOf(a.name))]);
@@ -146,7 +159,7 @@ export async function preparePod(ctx: RktContext, req: PrepareRequest): Promise<
       stage1: chosen.stage1,
       apps,
       overlay,
-      options: { hostname: req.hostname ?? `rkt-${pod.uuid}`, net: req.net, interactive: req.interactive },
+      options: { hostname: req.hostname ?? `rkt-${pod.uuid}`, net: req.net, ...(req.networks ? { networks: req.networks } : {}), interactive: req.interactive },
     };
     // One sync of the pod directory, with the second file, makes both durable.
     await writeDataAtomic(join(pod.path, POD_FILES.manifest), serializePodManifest(manifest), { syncDir: false });

@@ -10,6 +10,7 @@ import { UserError } from '../util/errors.ts';
 import { setUpPodCgroups } from './cgroups.ts';
 import { handOver } from './handover.ts';
 import { handOverNative } from './handover-native.ts';
+import { planPodNetwork } from './network.ts';
 import { checkInteractive } from './preflight.ts';
 
 // Starting a pod: its directory moves to run/ while locked, then this process becomes
@@ -26,8 +27,11 @@ export interface StartablePod {
 
 /** Moves a locked pod from `from` to run/ and hands over to stage1; never returns. */
 export async function startPod(ctx: RktContext, pod: StartablePod, from: 'prepare' | 'prepared'): Promise<never> {
-  const path = await transition(ctx.dir, pod.uuid, from, 'run');
   const paths = new StorePaths(ctx.dir);
+  // Networks and ports are checked before the move, and the pod joined to them after it (docs/networking.md).
+  const joinNetworks = planPodNetwork(ctx.localConfig, pod, (id) => paths.tree(id));
+  const path = await transition(ctx.dir, pod.uuid, from, 'run');
+  joinNetworks?.(path);
   // The pod's cgroups and limits (docs/isolators.md), with a notice for each isolator ignored.
   const cgroups = setUpPodCgroups({ uuid: pod.uuid, path, manifest: pod.manifest }, ctx.warn);
   const opts = { treePath: (id: string) => paths.tree(id), stdinIsTty: isatty(0), cgroups };

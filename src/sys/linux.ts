@@ -34,6 +34,7 @@ const SYS_PIVOT_ROOT: Partial<Record<string, number>> = { x64: 155, ia32: 217, a
 interface Bound {
   koffi: Koffi;
   unshare: (flags: number) => number;
+  setns: (fd: number, nstype: number) => number;
   mount: (source: string | null, target: string, fstype: string | null, flags: number, data: string | null) => number;
   umount2: (target: string, flags: number) => number;
   sethostname: (name: string, len: number) => number;
@@ -51,6 +52,7 @@ function libc(): Bound {
   bound = {
     koffi,
     unshare: lib.func('int unshare(int flags)') as Bound['unshare'],
+    setns: lib.func('int setns(int fd, int nstype)') as Bound['setns'],
     mount: lib.func(
       'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
     ) as Bound['mount'],
@@ -71,6 +73,11 @@ function check(rc: number | bigint, syscall: string, path: string): void {
 export function unshare(flags: number): void {
   if (flags & CLONE_NEWPID) throw new UserError('unshare: CLONE_NEWPID would break Node; stage1 creates the PID namespace');
   check(libc().unshare(flags), 'unshare', `0x${flags.toString(16)}`);
+}
+
+/** setns(2) of the calling thread into the namespace open at `fd`, of type `nstype` (a CLONE_* constant). */
+export function setns(fd: number, nstype: number, what = `fd ${fd}`): void {
+  check(libc().setns(fd, nstype), 'setns', what);
 }
 
 /** mount(2); `source`, `fstype` and `data` may be null where the kernel ignores them. */

@@ -1,60 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import type { PodJson } from '../../src/pod/format.ts';
-import { emptyDir, root } from '../helpers/run.ts';
+import { rktEnv, type RktResult } from '../helpers/rkt-source.ts';
 import { holdLock, imageIdOf, makePod, makeStage1Tree, type FakeApp } from '../pod/fixtures.ts';
 
 // rkt list, status, cat-manifest, rm and gc as a user meets them: the real command (from
 // source, through tsx) on pod directories made by hand under a temporary --dir, as
 // stage0 and stage1 would leave them.
 
-const tsx = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 const WEB: FakeApp = { name: 'web', image: 'example.com/web', version: '1.0' };
 const DB: FakeApp = { name: 'db', image: 'example.com/db' };
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function env(t: { after(fn: () => void): void }) {
-  const dir = emptyDir(t);
-  const data = path.join(dir, 'data');
-  const argv = (args: string[]) => [
-    '--import',
-    tsx,
-    path.join(root, 'src/cli/rkt.ts'),
-    ...args,
-    `--dir=${data}`,
-    `--local-config=${path.join(dir, 'etc')}`,
-    `--system-config=${path.join(dir, 'lib')}`,
-  ];
-  const opts = { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8' as const };
-  return {
-    dir,
-    data,
-    rkt(args: string[]): Result {
-      const r = spawnSync(process.execPath, argv(args), { ...opts, timeout: 60_000 });
-      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-    },
-    /** For a command that must keep running while the test changes the pod. */
-    rktAsync(args: string[]): Promise<Result> {
-      const child = spawn(process.execPath, argv(args), { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: string) => (stdout += d));
-      child.stderr.on('data', (d: string) => (stderr += d));
-      return new Promise((done) => child.on('close', (status) => done({ status, stdout, stderr })));
-    },
-  };
-}
-
-function oneLineError(r: Result, pattern: RegExp): void {
+function oneLineError(r: RktResult, pattern: RegExp): void {
   assert.equal(r.stdout, '');
   assert.equal(r.stderr.split('\n').filter((l) => l !== '').length, 1, r.stderr);
   assert.match(r.stderr, pattern);
@@ -62,7 +21,7 @@ function oneLineError(r: Result, pattern: RegExp): void {
 
 describe('rkt list', () => {
   test('--format json: every pod, oldest first, with its state, times and apps', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const exited = makePod(e.data, {
       stateDir: 'run',
       createdAt: '2024-05-01T10:00:00.000Z',
@@ -110,12 +69,12 @@ describe('rkt list', () => {
   });
 
   test('text: rkt columns, a row per app, short UUIDs; --full and --no-legend', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'run', pid: 10, apps: [{ ...WEB, started: true, status: 0 }, DB] });
     const r = e.rkt(['list']);
     assert.equal(r.status, 0, r.stderr);
     const rows = r.stdout.trimEnd().split('\n').map((l) => l.split(/\t+/));
-    assert.deepEqual(rows[0], ['UUID', 'APP', 'IMAGE NAME', 'STATE', 'CREATED', 'STARTED']);
+    assert.deepEqual(rows[0], ['UUID', 'APP', 'IMAGE NAME', 'STATE', 'CREATED', 'STARTED', 'NETWORKS']);
     assert.deepEqual(rows[1]!.slice(0, 4), [pod.uuid.slice(0, 8), 'web', 'example.com/web:1.0', 'exited']);
     assert.match(rows[1]![4]!, /ago|now/);
     assert.deepEqual(rows[2], ['', 'db', 'example.com/db']);
@@ -128,7 +87,7 @@ describe('rkt list', () => {
   });
 
   test('no pods: only the legend; JSON []', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     assert.equal(e.rkt(['list', '--no-legend']).stdout, '');
     assert.equal(e.rkt(['list', '--format=json']).stdout, '[]\n');
   });
@@ -136,7 +95,7 @@ describe('rkt list', () => {
 
 describe('rkt status', () => {
   test('text for an exited pod: rkt key=value lines with each app exit status', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'run', createdAt: '2024-05-01T10:00:00.000Z', pid: 10, apps: [{ ...WEB, status: 0 }, { ...DB, status: 3 }] });
     const r = e.rkt(['status', pod.uuid.slice(0, 6)]);
     assert.equal(r.status, 0, r.stderr);
@@ -150,7 +109,7 @@ describe('rkt status', () => {
   });
 
   test('a running pod: pid and exited=false; --format json', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'run', pid: 777, apps: [{ ...WEB, started: true }] });
     await holdLock(t, pod.path);
     const r = e.rkt(['status', pod.uuid]);
@@ -162,7 +121,7 @@ describe('rkt status', () => {
   });
 
   test('--wait=DURATION on a pod that keeps running fails with one line; --wait UUID returns when it exits', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'run', pid: 9, apps: [{ ...WEB, started: true }] });
     const held = await holdLock(t, pod.path);
     oneLineError(e.rkt(['status', '--wait=300ms', pod.uuid]), /^rkt: pod .* is still running after 300ms\n$/);
@@ -178,7 +137,7 @@ describe('rkt status', () => {
   });
 
   test('no pod named is a usage error; an unknown one a one-line error', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const none = e.rkt(['status']);
     assert.equal(none.status, 2);
     const unknown = e.rkt(['status', 'abcdef']);
@@ -189,7 +148,7 @@ describe('rkt status', () => {
 
 describe('rkt cat-manifest', () => {
   test('the pod manifest, indented by default, one line with --no-pretty-print', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'prepared', apps: [WEB] });
     const pretty = e.rkt(['cat-manifest', pod.uuid]);
     assert.equal(pretty.status, 0, pretty.stderr);
@@ -200,7 +159,7 @@ describe('rkt cat-manifest', () => {
   });
 
   test('a pod with no manifest yet is a one-line error', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'embryo' });
     const r = e.rkt(['cat-manifest', pod.uuid]);
     assert.equal(r.status, 1);
@@ -210,7 +169,7 @@ describe('rkt cat-manifest', () => {
 
 describe('rkt rm', () => {
   test('removes pods by UUID and --uuid-file; a pod already gone is a note, not an error', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = makePod(e.data, { stateDir: 'run', apps: [{ ...WEB, status: 0 }] });
     const b = makePod(e.data, { stateDir: 'prepared', apps: [WEB] });
     const file = path.join(e.dir, 'uuid');
@@ -226,7 +185,7 @@ describe('rkt rm', () => {
   });
 
   test('a pod that ran goes through its stage1 gc entrypoint, run from the store with the pod as cwd', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const log = path.join(e.dir, 'stage1-gc.log');
     makeStage1Tree(e.data, log);
     const pod = makePod(e.data, { stateDir: 'run', apps: [{ ...WEB, status: 0 }] });
@@ -239,7 +198,7 @@ describe('rkt rm', () => {
   });
 
   test('a stage1 tree gone from the store is a warning; the pod is removed anyway', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'run', apps: [{ ...WEB, status: 0 }] });
     const r = e.rkt(['rm', pod.uuid]);
     assert.equal(r.status, 0, r.stderr);
@@ -248,7 +207,7 @@ describe('rkt rm', () => {
   });
 
   test('a running pod is refused with one line and exit status 1; the others are removed', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     makeStage1Tree(e.data, path.join(e.dir, 'stage1-gc.log'));
     const running = makePod(e.data, { stateDir: 'run', pid: 1, apps: [{ ...WEB, started: true }] });
     const exited = makePod(e.data, { stateDir: 'run', apps: [{ ...WEB, status: 0 }] });
@@ -261,14 +220,14 @@ describe('rkt rm', () => {
   });
 
   test('no UUID at all is a usage error', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     assert.equal(e.rkt(['rm']).status, 2);
   });
 });
 
 describe('rkt gc', () => {
   test('--format json: marked and removed; the grace period keeps exited pods marked', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     makeStage1Tree(e.data, path.join(e.dir, 'stage1-gc.log'));
     const exited = makePod(e.data, { stateDir: 'run', apps: [{ ...WEB, status: 0 }] });
     const aborted = makePod(e.data, { stateDir: 'prepare', apps: [WEB] });
@@ -286,7 +245,7 @@ describe('rkt gc', () => {
   });
 
   test('--mark-only deletes nothing; text reports marks on stderr', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const aborted = makePod(e.data, { stateDir: 'prepare', apps: [WEB] });
     const r = e.rkt(['gc', '--mark-only']);
     assert.equal(r.status, 0, r.stderr);
@@ -296,7 +255,7 @@ describe('rkt gc', () => {
   });
 
   test('a bad duration is a usage error', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const r = e.rkt(['gc', '--grace-period=soon']);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--grace-period: "soon" is not a duration/);
@@ -304,7 +263,7 @@ describe('rkt gc', () => {
 });
 
 test('each pod command has --help with an example', (t) => {
-  const e = env(t);
+  const e = rktEnv(t);
   for (const cmd of ['list', 'status', 'cat-manifest', 'rm', 'gc']) {
     const r = e.rkt([cmd, '--help']);
     assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import { Store } from '../../src/store/store.ts';
-import { emptyDir, root } from '../helpers/run.ts';
+import { rktEnv, runRkt } from '../helpers/rkt-source.ts';
+import { root } from '../helpers/run.ts';
 
 // `rkt image ...` as a user meets it: the real command (from source, through tsx) on a
 // real store in a temporary --dir, holding images built by the real actool bundle.
@@ -14,39 +14,6 @@ import { emptyDir, root } from '../helpers/run.ts';
 // host's /var/lib/rkt or /etc/rkt.
 
 const actool = path.join(root, 'dist/actool');
-const tsx = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
-
-/** rkt from source, with a minimal environment. */
-function rktRaw(args: string[], cwd: string) {
-  return spawnSync(process.execPath, ['--import', tsx, path.join(root, 'src/cli/rkt.ts'), ...args], {
-    cwd,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-}
-
-interface Env {
-  dir: string;
-  /** The store: --dir. */
-  data: string;
-  rkt(args: string[]): { status: number | null; stdout: string; stderr: string };
-}
-
-function env(t: { after(fn: () => void): void }): Env {
-  const dir = emptyDir(t);
-  const data = path.join(dir, 'data');
-  const flags = [`--dir=${data}`, `--local-config=${path.join(dir, 'etc')}`, `--system-config=${path.join(dir, 'lib')}`];
-  return {
-    dir,
-    data,
-    rkt(args) {
-      const r = rktRaw([...args, ...flags], dir);
-      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-    },
-  };
-}
-
 interface Built {
   aci: string;
   id: string;
@@ -98,7 +65,7 @@ function tableRows(stdout: string): string[][] {
 
 describe('rkt image list', () => {
   test('an empty store lists only the legend, and [] as JSON', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const text = e.rkt(['image', 'list']);
     assert.equal(text.status, 0, text.stderr);
     assert.deepEqual(tableRows(text.stdout), [['ID', 'NAME', 'SIZE', 'IMPORT TIME', 'LAST USED']]);
@@ -108,7 +75,7 @@ describe('rkt image list', () => {
   });
 
   test('shows short IDs, name:version and sizes; --full, --fields and --no-legend shape the table', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0');
     const b = hello(e.dir, '2.0');
     assert.equal(await storeAci(e.data, a.aci), a.id);
@@ -144,7 +111,7 @@ describe('rkt image list', () => {
   });
 
   test('JSON records carry every documented field, whatever --fields says', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0');
     await storeAci(e.data, a.aci);
     const before = Date.now();
@@ -170,7 +137,7 @@ describe('rkt image list', () => {
   });
 
   test('an unknown --fields value is a usage error naming the valid fields', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const r = e.rkt(['image', 'list', '--fields=id,latest']);
     assert.equal(r.status, 2);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
@@ -180,7 +147,7 @@ describe('rkt image list', () => {
 
 describe('rkt image cat-manifest', () => {
   test('prints the manifest of the image named by ID prefix or by name (newest of that name)', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0');
     const b = hello(e.dir, '2.0');
     await storeAci(e.data, a.aci);
@@ -200,7 +167,7 @@ describe('rkt image cat-manifest', () => {
   });
 
   test('an image that is not stored is one line on stderr and exit 1', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     for (const ref of ['example.com/nothing', 'sha512-0123abcd']) {
       const r = e.rkt(['image', 'cat-manifest', ref]);
       assert.equal(r.status, 1, r.stderr);
@@ -212,7 +179,7 @@ describe('rkt image cat-manifest', () => {
 
 describe('rkt image export', () => {
   test('writes a gzip ACI whose ID is the stored one; refuses to overwrite without --overwrite', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0', { 'data/big': 'x'.repeat(300_000) });
     await storeAci(e.data, a.aci);
     const out = path.join(e.dir, 'exported.aci');
@@ -236,7 +203,7 @@ describe('rkt image export', () => {
 
 describe('rkt image extract and render', () => {
   test('extract writes manifest and rootfs; --rootfs-only the rootfs alone; --overwrite replaces', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0');
     await storeAci(e.data, a.aci);
     const out = path.join(e.dir, 'out');
@@ -260,7 +227,7 @@ describe('rkt image extract and render', () => {
   });
 
   test('render lays the dependencies beneath the image; extract leaves them out', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const base = buildAci(e.dir, 'base', { name: 'example.com/base' }, { 'etc/base.conf': 'base\n', 'etc/hello.conf': 'from base\n' });
     const app = buildAci(
       e.dir,
@@ -290,7 +257,7 @@ describe('rkt image extract and render', () => {
 
 describe('rkt image rm', () => {
   test('removes by ID prefix and by name (every image of the name); what is gone is no error', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0');
     const b = hello(e.dir, '2.0');
     const c = buildAci(e.dir, 'other', { name: 'example.com/other' }, { 'x': 'x\n' });
@@ -320,7 +287,7 @@ describe('rkt image rm', () => {
   });
 
   test('an ambiguous or malformed argument fails that argument, removes the others, and exits 1', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0');
     const c = buildAci(e.dir, 'other', { name: 'example.com/other' }, { 'x': 'x\n' });
     for (const img of [a, c]) await storeAci(e.data, img.aci);
@@ -339,7 +306,7 @@ describe('rkt image rm', () => {
 
 describe('rkt image gc', () => {
   test('keeps images used within the grace period, removes older ones with --grace-period=0s', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0');
     await storeAci(e.data, a.aci);
     const keep = e.rkt(['image', 'gc', '--format=json']);
@@ -355,7 +322,7 @@ describe('rkt image gc', () => {
   });
 
   test('a malformed --grace-period is a usage error', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     for (const bad of ['24', 'soon', '1d', '']) {
       const r = e.rkt(['image', 'gc', `--grace-period=${bad}`]);
       assert.equal(r.status, 2, `${bad}: ${r.stderr}`);
@@ -366,7 +333,7 @@ describe('rkt image gc', () => {
 
 describe('rkt image verify', () => {
   test('a clean store verifies; a corrupted blob is reported (exit 1), --repair removes it, then it verifies', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const a = hello(e.dir, '1.0');
     const b = hello(e.dir, '2.0');
     await storeAci(e.data, a.aci);
@@ -410,7 +377,7 @@ describe('rkt image verify', () => {
 
 describe('rkt global flags', () => {
   test('an unknown --insecure-options value exits 2 with one line naming the valid values', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const r = e.rkt(['--insecure-options=image,bogus', 'image', 'list']);
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
@@ -421,22 +388,22 @@ describe('rkt global flags', () => {
   });
 
   test('valid --insecure-options, repeated or as a list, and --trust-keys-from-https are accepted', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const r = e.rkt(['--insecure-options=image,tls', '--insecure-options', 'http', '--trust-keys-from-https', 'image', 'list', '--format=json']);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), []);
   });
 
   test('an empty --dir is a usage error', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     // env() would add a good --dir; this run has only the empty one.
-    const r = rktRaw(['image', 'list', `--local-config=${e.dir}`, `--system-config=${e.dir}`, '--dir='], e.dir);
+    const r = runRkt(['image', 'list', `--local-config=${e.dir}`, `--system-config=${e.dir}`, '--dir='], e.dir);
     assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr, `rkt: --dir: "" is not a valid directory; see 'rkt --help'\n`);
   });
 
   test('--help of every image command shows its example and the global flags', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     for (const cmd of ['list', 'rm', 'cat-manifest', 'export', 'extract', 'render', 'gc', 'verify']) {
       const r = e.rkt(['image', cmd, '--help']);
       assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
@@ -447,11 +414,11 @@ describe('rkt global flags', () => {
   });
 
   test('a relative --dir is the store under the working directory, and nothing lands in /var/lib/rkt', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const hostStoreBefore = fs.existsSync('/var/lib/rkt') ? fs.readdirSync('/var/lib/rkt').sort() : null;
     const a = hello(e.dir, '1.0');
     await storeAci(path.join(e.dir, 'rel'), a.aci);
-    const r = rktRaw(['--dir=rel', `--local-config=${e.dir}`, `--system-config=${e.dir}`, 'image', 'list', '--format=json'], e.dir);
+    const r = runRkt(['--dir=rel', `--local-config=${e.dir}`, `--system-config=${e.dir}`, 'image', 'list', '--format=json'], e.dir);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(
       (JSON.parse(r.stdout) as { id: string }[]).map((x) => x.id),

@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
 import type { PodJson } from '../../src/pod/format.ts';
 import { podDiffers, podFromUuidFile } from '../../src/pod/lookup.ts';
 import { ExitCode } from '../../src/util/errors.ts';
 import { getPod } from '../../src/pod/pods.ts';
-import { emptyDir, root } from '../helpers/run.ts';
+import { rktEnv, type RktResult } from '../helpers/rkt-source.ts';
 import { holdLock, makePod, type FakeApp } from '../pod/fixtures.ts';
 
 // `rkt status --wait-ready` on pods made by hand, as stage1 leaves them (test/pod/
@@ -16,37 +14,10 @@ import { holdLock, makePod, type FakeApp } from '../pod/fixtures.ts';
 // compares to reuse a pod. The health command and prepare itself run on real pods in
 // fleet.test.ts.
 
-const tsx = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 const WEB: FakeApp = { name: 'web', image: 'example.com/web', version: '1.0' };
 const LOG: FakeApp = { name: 'log', image: 'example.com/log' };
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function env(t: { after(fn: () => void): void }) {
-  const dir = emptyDir(t);
-  const data = path.join(dir, 'data');
-  const argv = (args: string[]) => ['--import', tsx, path.join(root, 'src/cli/rkt.ts'), `--dir=${data}`, `--local-config=${path.join(dir, 'etc')}`, ...args];
-  const opts = { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: 'utf8' as const };
-  return {
-    dir,
-    data,
-    rkt: (args: string[]): Result => spawnSync(process.execPath, argv(args), { ...opts, timeout: 60_000 }),
-    rktAsync(args: string[]): Promise<Result> {
-      const child = spawn(process.execPath, argv(args), { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: string) => (stdout += d));
-      child.stderr.on('data', (d: string) => (stderr += d));
-      return new Promise((done) => child.on('close', (status) => done({ status, stdout, stderr })));
-    },
-  };
-}
-
-function oneLineError(r: Result, code: number, pattern: RegExp): void {
+function oneLineError(r: RktResult, code: number, pattern: RegExp): void {
   assert.equal(r.status, code, r.stderr);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
@@ -57,7 +28,7 @@ const touch = (file: string) => fs.writeFileSync(file, '');
 
 describe('rkt status --wait-ready', () => {
   test('a running pod whose apps have all started is ready at once: ready and readyAt in JSON', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'run', pid: 4321, apps: [{ ...WEB, started: true }] });
     touch(path.join(pod.path, 'rkt/ready'));
     await holdLock(t, pod.path);
@@ -71,7 +42,7 @@ describe('rkt status --wait-ready', () => {
   });
 
   test('waits while apps are starting (a stage1 without rkt/ready: every started/<app>), and times out with exit 1', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'run', pid: 9, apps: [{ ...WEB, started: true }, LOG] });
     await holdLock(t, pod.path);
     oneLineError(e.rkt(['status', '--wait-ready=300ms', pod.uuid]), 1, /^rkt: pod .* is not ready after 300ms: still starting its apps\n$/);
@@ -86,7 +57,7 @@ describe('rkt status --wait-ready', () => {
   });
 
   test(`a pod that exits, or an app that fails, before it is ready: exit ${ExitCode.notReady}, one line`, async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const exited = makePod(e.data, { stateDir: 'run', pid: 10, apps: [{ ...WEB, status: 127 }] });
     oneLineError(e.rkt(['status', '--wait-ready=5s', exited.uuid]), ExitCode.notReady, /^rkt: pod .* is exited with status 127 before it was ready\n$/);
 
@@ -100,14 +71,14 @@ describe('rkt status --wait-ready', () => {
   });
 
   test('a prepared pod is waited for; the help names the exit status', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'prepared', apps: [WEB] });
     oneLineError(e.rkt(['status', '--wait-ready=200ms', pod.uuid]), 1, /is not ready after 200ms: still prepared/);
     assert.match(e.rkt(['status', '--help']).stdout.replace(/\s+/g, ' '), new RegExp(`${ExitCode.notReady} when with --wait-ready the pod stops`));
   });
 
   test('usage: a health command needs --wait-ready, --app needs a health command, --wait and --wait-ready exclude each other', (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'prepared', apps: [WEB] });
     oneLineError(e.rkt(['status', pod.uuid, '--', '/bin/true']), 2, /a health command \(after --\) needs --wait-ready/);
     oneLineError(e.rkt(['status', '--app=web', pod.uuid]), 2, /--app names the app of the health command/);
@@ -117,7 +88,7 @@ describe('rkt status --wait-ready', () => {
 
 describe('prepare --uuid-file-save: the pod to reuse', () => {
   test('podFromUuidFile: no file, an empty one, a pod that is gone: none; garbage: a usage error', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const pod = makePod(e.data, { stateDir: 'prepared', apps: [WEB] });
     const file = path.join(e.dir, 'uuid');
     assert.equal(await podFromUuidFile(e.data, file), undefined);
@@ -132,7 +103,7 @@ describe('prepare --uuid-file-save: the pod to reuse', () => {
   });
 
   test('podDiffers: same images (name and labels, latest, an ID prefix, a file) match; another version, name or app count do not', async (t) => {
-    const e = env(t);
+    const e = rktEnv(t);
     const made = makePod(e.data, { stateDir: 'prepared', apps: [WEB, LOG] });
     const pod = await getPod(e.data, made.uuid);
     const id = pod.manifest!.apps[0]!.image.id!;

@@ -15,7 +15,7 @@ export type Arch = 'amd64' | 'armv6l' | 'armv7l' | 'aarch64';
 
 export interface ArchInfo {
   arch: Arch;
-  /** The C compiler for this arch on an x86_64 host. */
+  /** The C compiler for this arch on this host (scripts/lib/cross-cc.sh). */
   cc: string;
   cflags: string[];
   /** The binfmt_misc handler that runs it on this host, when it is emulated. */
@@ -24,12 +24,25 @@ export interface ArchInfo {
   cpu?: string;
 }
 
+/** The compiler and flags per arch, from the table the build scripts use, so the probe is built as stage1 is. */
+function crossCompilers(): Map<string, Pick<ArchInfo, 'cc' | 'cflags'>> {
+  const r = spawnSync('bash', [path.join(root, 'scripts/lib/cross-cc.sh')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/lib/cross-cc.sh: ${r.stderr}`);
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  return new Map(lines.map((line) => {
+    const [arch, cc, ...cflags] = line.trim().split(/\s+/);
+    return [arch!, { cc: cc!, cflags }];
+  }));
+}
+
+const CROSS = crossCompilers();
+
 export const ARCHES: Record<Arch, ArchInfo> = {
-  amd64: { arch: 'amd64', cc: 'gcc', cflags: [] },
+  amd64: { arch: 'amd64', ...CROSS.get('amd64')! },
   // Debian's armel libc with ARMv6 code: what a Pi Zero (ARM1176) runs.
-  armv6l: { arch: 'armv6l', cc: 'arm-linux-gnueabi-gcc', cflags: ['-march=armv6', '-marm', '-mfloat-abi=soft'], binfmt: 'qemu-arm', cpu: 'arm1176' },
-  armv7l: { arch: 'armv7l', cc: 'arm-linux-gnueabihf-gcc', cflags: [], binfmt: 'qemu-arm' },
-  aarch64: { arch: 'aarch64', cc: 'aarch64-linux-gnu-gcc', cflags: [], binfmt: 'qemu-aarch64' },
+  armv6l: { arch: 'armv6l', ...CROSS.get('armv6l')!, binfmt: 'qemu-arm', cpu: 'arm1176' },
+  armv7l: { arch: 'armv7l', ...CROSS.get('armv7l')!, binfmt: 'qemu-arm' },
+  aarch64: { arch: 'aarch64', ...CROSS.get('aarch64')!, binfmt: 'qemu-aarch64' },
 };
 
 export const RKT = path.join(root, 'dist/rkt');

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PodStateDir } from '../../src/pod/layout.ts';
 import type { PodRuntime } from '../../src/pod/runtime.ts';
 import { tryLockFile } from '../../src/sys/flock.ts';
+import { appRuntime } from '../helpers/app-runtime.ts';
 
 // Pods made by hand, as stage0 and stage1 would leave them on disk, and pod locks held
 // by another process: util-linux's flock(1) holding a pod directory while `sleep` runs.
@@ -66,22 +67,7 @@ export function podRuntime(uuid: string, apps: FakeApp[], createdAt: string): Po
       arch: 'aarch64',
       entrypoints: { run: '/init', enter: '/init', stop: '/init', gc: '/init' },
     },
-    apps: apps.map((a) => ({
-      name: a.name,
-      imageId: imageIdOf(a.image),
-      treeId: treeIdOf(a.image),
-      exec: ['/bin/app'],
-      env: ['PATH=/bin'],
-      uid: 0,
-      gid: 0,
-      groups: [],
-      cwd: '/',
-      caps: '0',
-      noNewPrivileges: false,
-      preStart: [],
-      postStop: [],
-      readOnlyRootFS: false,
-    })),
+    apps: apps.map((a) => appRuntime(a.name, { imageId: imageIdOf(a.image), treeId: treeIdOf(a.image), exec: ['/bin/app'], env: ['PATH=/bin'] })),
     overlay: true,
     options: { hostname: 'pod', net: 'host', interactive: false },
   };

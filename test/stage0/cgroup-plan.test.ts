@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { emptyApp } from '../../src/appc/app.ts';
 import type { App, Isolator, PodManifest } from '../../src/appc/types.ts';
 import { splitRunArgs } from '../../src/stage0/app-args.ts';
 import { applyAppArgs } from '../../src/stage0/app-runtime.ts';
@@ -10,6 +11,7 @@ import { cpuShares, cpuWeight, planPodCgroups, quotaUs, type CgroupProbe } from 
 import { CGROUPS_RECORD, probeCgroups, removePodCgroups, setUpPodCgroups } from '../../src/stage0/cgroups.ts';
 import { serializeStage1Conf } from '../../src/stage0/stage1-conf.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { appRuntime } from '../helpers/app-runtime.ts';
 
 // The pod's cgroups as data (src/stage0/cgroup-plan.ts), the probe and the set-up on
 // fake cgroup trees (src/stage0/cgroups.ts), and the --memory/--cpu flags. Real pods
@@ -200,22 +202,7 @@ describe('planPodCgroups', () => {
 
 describe('stage1.conf cgroup keys', () => {
   test("the pod's cgroups among the pod keys, each app's after its other keys", () => {
-    const app = {
-      name: 'web',
-      imageId: 'sha512-0',
-      treeId: 'deps-0',
-      exec: ['/bin/true'],
-      env: [],
-      uid: 0,
-      gid: 0,
-      groups: [],
-      cwd: '/',
-      caps: '0',
-      noNewPrivileges: false,
-      preStart: [],
-      postStop: [],
-      readOnlyRootFS: false,
-    };
+    const app = appRuntime('web');
     const cgroups = { pod: ['/sys/fs/cgroup/memory/u', '/sys/fs/cgroup/cpu/u'], apps: new Map([['web', ['/sys/fs/cgroup/memory/u/web', '/sys/fs/cgroup/cpu/u/web']]]) };
     const strings = serializeStage1Conf([app], { interactive: false, cgroups }).toString().split('\0');
     assert.deepEqual(strings.slice(0, 8), ['version', '1', 'interactive', '0', 'cgroup', '/sys/fs/cgroup/memory/u', 'cgroup', '/sys/fs/cgroup/cpu/u']);
@@ -229,19 +216,7 @@ describe('--memory and --cpu', () => {
     const { apps } = splitRunArgs(['img', '--memory=32M', '--cpu', '500m', '---', 'img2']);
     assert.equal(apps[0]!.memory, '32M');
     assert.equal(apps[0]!.cpu, '500m');
-    const image: App = {
-      exec: ['/bin/x'],
-      eventHandlers: [],
-      user: '0',
-      group: '0',
-      supplementaryGIDs: [],
-      environment: [],
-      mountPoints: [],
-      ports: [],
-      isolators: [memory('1G'), { name: 'example.com/keep', value: 1 }],
-      userAnnotations: {},
-      userLabels: {},
-    };
+    const image: App = { ...emptyApp(), exec: ['/bin/x'], isolators: [memory('1G'), { name: 'example.com/keep', value: 1 }] };
     const app = applyAppArgs('img', 'example.com/img', image, apps[0]);
     assert.deepEqual(app.isolators, [
       { name: 'example.com/keep', value: 1 },

@@ -5,7 +5,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parsePodManifest, serializePodManifest } from '../../src/appc/pod-manifest.ts';
-import type { AppRuntime, PodRuntime } from '../../src/pod/runtime.ts';
+import type { PodRuntime } from '../../src/pod/runtime.ts';
+import { appRuntime } from '../helpers/app-runtime.ts';
 import { emptyDir, isRoot, root } from '../helpers/run.ts';
 
 // A real hand-over, as root: a Node child runs handOver on a pod directory made by hand
@@ -84,22 +85,7 @@ function makePod(t: Parameters<typeof emptyDir>[0], opts: { overlay: boolean; ne
   writeFileSync(join(stage1Root, 'init'), INIT, { mode: 0o755 });
   if (opts.overlay) mkdirSync(join(pod, 'stage1/rootfs'), { recursive: true });
 
-  const app: AppRuntime = {
-    name: 'app',
-    imageId: image('a'),
-    treeId: 'tree-app',
-    exec: ['/bin/busybox', 'true'],
-    env: ['PATH=/bin'],
-    uid: 0,
-    gid: 0,
-    groups: [],
-    cwd: '/',
-    caps: '0',
-    noNewPrivileges: false,
-    preStart: [],
-    postStop: [],
-    readOnlyRootFS: !opts.overlay,
-  };
+  const app = appRuntime('app', { imageId: image('a'), exec: ['/bin/busybox', 'true'], env: ['PATH=/bin'], readOnlyRootFS: !opts.overlay });
   const runtime: PodRuntime = {
     version: 1,
     uuid,

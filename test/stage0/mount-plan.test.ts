@@ -6,31 +6,12 @@ import type { App, MountPoint, RuntimeApp, Volume } from '../../src/appc/types.t
 import type { AppRuntime, PodRuntime } from '../../src/pod/runtime.ts';
 import { overlayEscape, planMounts, type MountOp, type MountPlanInput } from '../../src/stage0/mount-plan.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { appRuntime } from '../helpers/app-runtime.ts';
 import { root as repoRoot } from '../helpers/run.ts';
 
 const POD = '/var/lib/rkt/pods/run/1234';
 const S1 = `${POD}/stage1/rootfs`;
 const treePath = (id: string) => `/var/lib/rkt/cas/tree/${id}`;
-
-function appRuntime(name: string, over: Partial<AppRuntime> = {}): AppRuntime {
-  return {
-    name,
-    imageId: 'sha512-' + '0'.repeat(128),
-    treeId: `tree-${name}`,
-    exec: ['/bin/true'],
-    env: [],
-    uid: 0,
-    gid: 0,
-    groups: [],
-    cwd: '/',
-    caps: '0',
-    noNewPrivileges: false,
-    preStart: [],
-    postStop: [],
-    readOnlyRootFS: false,
-    ...over,
-  };
-}
 
 function imageApp(mountPoints: MountPoint[]): App {
   return {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import type { MountOp, MountPlan } from '../../src/stage0/mount-plan.ts';
 import { PLAN_CONF_FILE, serializePlanConf, type PlanConfInput } from '../../src/stage0/plan-conf.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { confPairs as pairs } from '../helpers/nul-conf.ts';
 import { emptyDir, root } from '../helpers/run.ts';
 
 // stage0-plan.conf, the plan native/takeover.c executes where koffi cannot load: the
@@ -15,17 +16,6 @@ import { emptyDir, root } from '../helpers/run.ts';
 const POD = '/var/lib/rkt/pods/run/6f1a0c57';
 const S1 = `${POD}/stage1/rootfs`;
 const APP = `${S1}/opt/stage2/web/rootfs`;
-
-/** The file as key/value pairs, split at NULs as the init reads it. */
-function pairs(buf: Buffer): string[][] {
-  const text = buf.toString('utf8');
-  assert.ok(text.endsWith('\0'), 'every string is NUL-terminated');
-  const strings = text.slice(0, -1).split('\0');
-  assert.equal(strings.length % 2, 0);
-  const out: string[][] = [];
-  for (let i = 0; i < strings.length; i += 2) out.push([strings[i]!, strings[i + 1]!]);
-  return out;
-}
 
 function input(ops: MountOp[], over: Partial<PlanConfInput> = {}): PlanConfInput {
   const plan: MountPlan = { stage1Root: S1, ops };

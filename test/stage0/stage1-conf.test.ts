@@ -3,36 +3,20 @@ import { test } from 'node:test';
 import type { AppRuntime } from '../../src/pod/runtime.ts';
 import { serializeStage1Conf } from '../../src/stage0/stage1-conf.ts';
 import { UserError } from '../../src/util/errors.ts';
+import { appRuntime } from '../helpers/app-runtime.ts';
+import { confPairs as pairs } from '../helpers/nul-conf.ts';
 
+/** An app with non-default values where the file shows them. */
 function app(name: string, over: Partial<AppRuntime> = {}): AppRuntime {
-  return {
-    name,
-    imageId: 'sha512-' + '0'.repeat(128),
+  return appRuntime(name, {
     treeId: 'deps-sha512-' + '1'.repeat(64),
     exec: ['/bin/sh', '-c', 'echo hi'],
     env: ['PATH=/usr/bin:/bin', 'AC_APP_NAME=' + name],
     uid: 1000,
     gid: 100,
-    groups: [],
-    cwd: '/',
     caps: 'a80425fb',
-    noNewPrivileges: false,
-    preStart: [],
-    postStop: [],
-    readOnlyRootFS: false,
     ...over,
-  };
-}
-
-/** The file as key/value pairs, split at NULs as the init reads it. */
-function pairs(buf: Buffer): string[][] {
-  const text = buf.toString('utf8');
-  assert.ok(text.endsWith('\0'), 'every string is NUL-terminated');
-  const strings = text.slice(0, -1).split('\0');
-  assert.equal(strings.length % 2, 0);
-  const out: string[][] = [];
-  for (let i = 0; i < strings.length; i += 2) out.push([strings[i]!, strings[i + 1]!]);
-  return out;
+  });
 }
 
 test('pod keys first, then each app with its keys; repeated keys in order', () => {

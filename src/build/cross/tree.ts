@@ -1,5 +1,6 @@
 import type { AciEntry } from '../../appc/aci-entry.ts';
 import type { TarMember } from '../../appc/tar-writer.ts';
+import { rootfsMembers, type TreeNode } from '../../appc/tree-members.ts';
 import { UserError } from '../../util/errors.ts';
 
 // One arch's root filesystem as a list of entries, never written to disk: packages are
@@ -11,8 +12,7 @@ import { UserError } from '../../util/errors.ts';
 /** Where a regular file's body is: a span of the spool, or a file on disk. */
 export type Body = { span: { fd: number; position: number } } | { abs: string };
 
-interface Node {
-  entry: AciEntry;
+interface Node extends TreeNode {
   body?: Body;
   /** For a hard link: the file node it shares content with, as it was when linked. */
   linkTo?: Node;
@@ -48,29 +48,9 @@ export class RootTree {
     this.#nodes.set(path, node);
   }
 
-  /** The tree as tar members under `rootfs/`, sorted bytewise; hard links point to the first path of their group. */
+  /** The tree as tar members under `rootfs/` (see rootfsMembers). */
   members(rootfsDir: AciEntry): TarMember[] {
-    const paths = [...this.#nodes.keys()].map((p) => ({ p, key: Buffer.from(p) }));
-    paths.sort((a, b) => Buffer.compare(a.key, b.key));
-    const carriers = new Map<Node, string>();
-    const members: TarMember[] = [{ entry: { ...rootfsDir, path: 'rootfs' } }];
-    for (const { p } of paths) {
-      const node = this.#nodes.get(p)!;
-      const file = node.linkTo ?? (node.entry.type === 'file' ? node : undefined);
-      const path = `rootfs/${p}`;
-      if (!file) {
-        members.push({ entry: { ...node.entry, path } });
-        continue;
-      }
-      const carrier = carriers.get(file);
-      if (carrier === undefined) {
-        carriers.set(file, path);
-        members.push({ entry: { ...file.entry, path, type: 'file' }, ...file.body });
-      } else {
-        members.push({ entry: { ...file.entry, path, type: 'link', size: 0, linkname: carrier } });
-      }
-    }
-    return members;
+    return rootfsMembers(this.#nodes, rootfsDir);
   }
 
   #linkTarget(entry: AciEntry, origin: string): Node {

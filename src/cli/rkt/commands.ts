@@ -22,6 +22,7 @@ const COMMANDS: Record<string, AddCommand> = {
   trust: async (y) => y.command((await import('./trust.ts')).trustCommand),
   version: async (y) => y.command((await import('./version.ts')).versionCommand),
   unit: async (y) => y.command((await import('./unit.ts')).unitCommand),
+  'metadata-service': async (y) => y.command((await import('./metadata-service.ts')).metadataServiceCommand),
 };
 
 /** Adds the commands yargs needs for `argv`: the one it names, or all of them (for --help, a typo, no command). */

@@ -17,7 +17,7 @@ export const listCommand: CommandModule<GlobalArgs, Args> = {
     withFormat(y)
       .option('full', { type: 'boolean', default: false, describe: 'whole UUIDs and RFC 3339 times instead of short forms' })
       .option('legend', { type: 'boolean', default: true, describe: 'print the legend line (--no-legend leaves it out)' })
-      .example('$0 list', 'the table: UUID APP IMAGE NAME STATE CREATED STARTED')
+      .example('$0 list', 'the table: UUID APP IMAGE NAME STATE CREATED STARTED NETWORKS')
       .example('$0 list --no-legend --full | cut -f1', 'whole UUIDs, one a line')
       .example('$0 list --format json', 'for scripts')
       .epilogue(

@@ -2,8 +2,8 @@ import { Readable } from 'node:stream';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { PULL_POLICIES, type PullPolicy } from '../../fetch/fetcher.ts';
-import type { NetMode } from '../../pod/runtime.ts';
 import { splitRunArgs, type AppArgs } from '../../stage0/app-args.ts';
+import { parseNetFlag, parsePortFlag } from '../../stage0/network.ts';
 import type { PrepareRequest } from '../../stage0/prepare.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
 import { ExitCode, UserError } from '../../util/errors.ts';
@@ -26,13 +26,13 @@ export interface PodFlags extends NetworkArgs {
   'pod-manifest'?: string;
   overlay: boolean;
   net: string;
+  port?: string[];
   'pull-policy': PullPolicy;
   'stage1-path'?: string;
   'stage1-name'?: string;
   'stage1-hash'?: string;
 }
 
-const NET_MODES: readonly NetMode[] = ['host', 'none'];
 const GROUP = 'Pod options (before the first image):';
 
 export function withPodFlags<T>(y: Argv<T>): Argv<T & PodFlags> {
@@ -47,7 +47,13 @@ export function withPodFlags<T>(y: Argv<T>): Argv<T & PodFlags> {
     .option('pod-manifest', { type: 'string', group: GROUP, describe: 'a pod manifest file to run instead of images and app flags' })
     // yargs reads --no-overlay as overlay=false.
     .option('overlay', { type: 'boolean', default: true, group: GROUP, describe: 'mount the images with overlayfs; --no-overlay copies them into the pod' })
-    .option('net', { type: 'string', default: 'host', group: GROUP, describe: "host: the host's network; none: only loopback" })
+    .option('net', {
+      type: 'string',
+      default: 'host',
+      group: GROUP,
+      describe: "host: the host's network; none: only loopback; default, or NAME[,NAME...] from <local-config>/net.d: a network namespace of its own on those CNI networks",
+    })
+    .option('port', { type: 'string', array: true, group: GROUP, describe: "NAME:[HOSTIP:]HOSTPORT: forward a host port to the app port NAME (a private --net's first network; repeatable)" })
     .option('pull-policy', { choices: PULL_POLICIES, default: 'new' as PullPolicy, group: GROUP, describe: 'new: a stored image if there is one; update: ask the server; never: the store only' })
     .option('stage1-path', { type: 'string', group: GROUP, describe: 'a stage1 ACI file' })
     .option('stage1-name', { type: 'string', group: GROUP, describe: 'a stage1 image by name, fetched and verified like any image' })
@@ -85,10 +91,9 @@ export function tokensAfter(command: string, argv: string[]): string[] {
 }
 
 export async function prepareRequest(flags: PodFlags, apps: AppArgs[]): Promise<PrepareRequest> {
-  if (!NET_MODES.includes(flags.net as NetMode)) {
-    const hint = flags.net === 'default' ? ': private pod networks come with the networking work; use --net=host for now' : '';
-    throw new UserError(`--net=${flags.net} is not supported (host or none)${hint}`, ExitCode.usage);
-  }
+  const { net, networks } = parseNetFlag(flags.net);
+  const ports = (flags.port ?? []).map(parsePortFlag);
+  if (ports.length > 0 && net !== 'private') throw new UserError(`--port needs a network of the pod's own (--net=default): with --net=${net} there is nothing to forward to`, ExitCode.usage);
   return {
     apps,
     podManifest: flags['pod-manifest'],
@@ -101,7 +106,9 @@ export async function prepareRequest(flags: PodFlags, apps: AppArgs[]): Promise<
     stage1: { path: flags['stage1-path'], name: flags['stage1-name'], hash: flags['stage1-hash'] },
     noOverlay: !flags.overlay,
     hostname: flags.hostname,
-    net: flags.net as NetMode,
+    net,
+    networks,
+    ports,
     interactive: flags.interactive,
   };
 }

@@ -1,4 +1,4 @@
-import { isRFC3339 } from '../../appc/annotations.ts';
+import { annotationValueRule } from '../../appc/annotations.ts';
 import { serializeImageManifest, validateImageManifest } from '../../appc/image-manifest.ts';
 import { isACIdentifier, isACName } from '../../appc/names.ts';
 import { APPC_VERSION } from '../../appc/spec-version.ts';
@@ -220,19 +220,12 @@ export function mountPointsFrom(volumes: Record<string, unknown>): MountPoint[] 
   return points;
 }
 
-/** Annotations that only a value of the right form may use. */
-const CHECKED: Record<string, (v: string) => boolean> = {
-  created: isRFC3339,
-  homepage: isHttpUrl,
-  documentation: isHttpUrl,
-};
-
 function annotationsFrom(config: ImageConfig, naming: Naming): Annotation[] {
   const out = new Map<string, string>();
   const add = (name: string, value: string) => {
     if (out.has(name) || !isACIdentifier(name)) return;
-    const check = CHECKED[name];
-    if (check && !check(value)) return;
+    // A well-known name with a value of the wrong form would make the manifest invalid: dropped.
+    if (annotationValueRule(name, value)) return;
     out.set(name, value);
   };
   if (config.created) add('created', config.created);
@@ -243,13 +236,4 @@ function annotationsFrom(config: ImageConfig, naming: Naming): Annotation[] {
   if (c.StopSignal) add('appc.io/docker/stopsignal', c.StopSignal);
   for (const key of Object.keys(c.Labels ?? {}).sort()) add(appcIdentifier(key), c.Labels![key]!);
   return [...out].map(([name, value]) => ({ name, value }));
-}
-
-function isHttpUrl(s: string): boolean {
-  try {
-    const url = new URL(s);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
 }

@@ -1,5 +1,6 @@
 import type { AciEntry } from '../../appc/aci-entry.ts';
 import type { TarMember } from '../../appc/tar-writer.ts';
+import { rootfsMembers, type TreeNode } from '../../appc/tree-members.ts';
 import { safeEntryPath } from '../../appc/tree-rules.ts';
 import { unsafePathReason } from '../../appc/tar-path.ts';
 import { UserError } from '../../util/errors.ts';
@@ -22,11 +23,9 @@ import { UserError } from '../../util/errors.ts';
 // Nothing touches a disk here: the result is tar members for the ACI writer. Pure.
 
 /** Where a regular file's body is (see TarMember). */
-export type Body = Pick<TarMember, 'abs' | 'content' | 'span'>;
+export type Body = NonNullable<TreeNode['body']>;
 
-interface Node {
-  entry: AciEntry;
-  body?: Body;
+interface Node extends TreeNode {
   /** For a hard link: the file node it shares content with, as it was when linked. */
   linkTo?: Node;
   /** The layer that put it there. */
@@ -119,29 +118,9 @@ export class SquashTree {
     return this.#nodes.size;
   }
 
-  /** The tree as tar members under `rootfs/`, sorted bytewise; hard links point to the first path of their group. */
+  /** The tree as tar members under `rootfs/` (see rootfsMembers). */
   members(rootfsDir: AciEntry): TarMember[] {
-    const paths = [...this.#nodes.keys()].map((p) => ({ p, key: Buffer.from(p) }));
-    paths.sort((a, b) => Buffer.compare(a.key, b.key));
-    const carriers = new Map<Node, string>();
-    const members: TarMember[] = [{ entry: { ...rootfsDir, path: 'rootfs' } }];
-    for (const { p } of paths) {
-      const node = this.#nodes.get(p)!;
-      const path = `rootfs/${p}`;
-      const file = node.linkTo ?? (node.entry.type === 'file' ? node : undefined);
-      if (!file) {
-        members.push({ entry: { ...node.entry, path } });
-        continue;
-      }
-      const carrier = carriers.get(file);
-      if (carrier === undefined) {
-        carriers.set(file, path);
-        members.push({ entry: { ...file.entry, path, type: 'file' }, ...file.body });
-      } else {
-        members.push({ entry: { ...file.entry, path, type: 'link', size: 0, linkname: carrier } });
-      }
-    }
-    return members;
+    return rootfsMembers(this.#nodes, rootfsDir);
   }
 
   #add(name: string, entry: AciEntry, body: Body | undefined): void {
