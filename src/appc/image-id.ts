@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { hashingStream } from '../util/hashing-stream.ts';
 
 // An image ID is the SHA-512 of the uncompressed tar (appc types.md, "Image ID Type").
 
@@ -29,24 +30,13 @@ export function imageIdOfBuffer(buf: Uint8Array): string {
  * image comes for free while the tar is written or read.
  */
 export function imageIdHasher(): { stream: Transform; imageId(): string } {
-  const hash = createHash('sha512');
-  let digest: string | undefined;
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-    flush(callback) {
-      digest = IMAGE_ID_PREFIX + hash.digest('hex');
-      callback();
-    },
-  });
+  const { stream, hex } = hashingStream('sha512');
   return {
     stream,
     imageId() {
-      // A digest of a partial tar would be a wrong ID that looks right.
+      const digest = hex();
       if (digest === undefined) throw new Error('image ID asked for before the tar ended');
-      return digest;
+      return IMAGE_ID_PREFIX + digest;
     },
   };
 }

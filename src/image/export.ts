@@ -1,5 +1,4 @@
-import { Transform, type TransformCallback } from 'node:stream';
-import { createHash } from 'node:crypto';
+import type { Transform } from 'node:stream';
 import { IMAGE_ID_PREFIX } from '../appc/image-id.ts';
 import { parallelGzip } from '../appc/pgzip.ts';
 import type { RktContext } from '../config/context.ts';
@@ -7,6 +6,7 @@ import { exists } from '../util/fs.ts';
 import { resolveImage } from '../store/lookup.ts';
 import { writeFileAtomic } from '../util/atomic-file.ts';
 import { ExitCode, UserError } from '../util/errors.ts';
+import { hashingStream } from '../util/hashing-stream.ts';
 import { openStore } from './open-store.ts';
 
 // `rkt image export`: the stored tar, gzip-compressed, as an ACI file. The tar is the
@@ -28,17 +28,9 @@ export async function exportImage(
 
 /** A pass-through that fails at the end when what went through is not the image `id`. */
 function checkId(id: string): Transform {
-  const hash = createHash('sha512');
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      hash.update(chunk);
-      callback(null, chunk);
-    },
-    flush(callback: TransformCallback) {
-      const got = IMAGE_ID_PREFIX + hash.digest('hex');
-      callback(
-        got === id ? null : new UserError(`export: stored image ${id} is corrupt (its content hashes to ${got}); run rkt image verify --repair`, ExitCode.rktFailure),
-      );
-    },
-  });
+  return hashingStream('sha512', (hex) => {
+    const got = IMAGE_ID_PREFIX + hex;
+    if (got === id) return null;
+    return new UserError(`export: stored image ${id} is corrupt (its content hashes to ${got}); run rkt image verify --repair`, ExitCode.rktFailure);
+  }).stream;
 }

@@ -1,6 +1,6 @@
 import { mkdir, rename, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { tryLockFile, type FileLock } from '../sys/flock.ts';
+import { tryLockIfPresent, type FileLock } from '../sys/flock.ts';
 import { syncDirectory } from '../util/atomic-file.ts';
 import { UserError } from '../util/errors.ts';
 import { PodPaths, type PodStateDir } from './layout.ts';
@@ -42,7 +42,7 @@ export async function createEmbryo(dir: string): Promise<Embryo> {
     const embryo = paths.pod('embryo', uuid);
     await mkdir(embryo, { mode: POD_DIR_MODE });
     // Until it is locked an embryo is fair game for gc; if gc took it, start over.
-    const lock = lockIfStillThere(embryo);
+    const lock = tryLockIfPresent(embryo);
     if (!lock) {
       if (attempt >= CREATE_ATTEMPTS) throw new UserError(`pod: cannot create a pod in ${paths.stateDir('embryo')}: gc keeps removing it`);
       continue;
@@ -103,14 +103,5 @@ async function notIn(dir: string, uuid: string, from: PodStateDir): Promise<User
 async function ensureStateDir(paths: PodPaths, state: PodStateDir): Promise<void> {
   for (const d of [paths.root, paths.stateDir(state)]) {
     if (await mkdir(d, { recursive: true, mode: STATE_DIR_MODE })) await syncDirectory(dirname(d));
-  }
-}
-
-function lockIfStillThere(path: string): FileLock | null {
-  try {
-    return tryLockFile(path, 'exclusive', { create: false });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
   }
 }

@@ -62,6 +62,7 @@ export const POD_VALUE_FLAGS: readonly string[] = [
   'set-env-file',
   'hostname',
   'net',
+  'port',
   'pod-manifest',
   'stage1-path',
   'stage1-hash',

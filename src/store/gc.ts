@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { join, relative } from 'node:path';
-import { LockBusyError, tryLockFile, withLock, type FileLock } from '../sys/flock.ts';
+import { LockBusyError, tryLockFile, tryLockIfPresent, withLock, type FileLock } from '../sys/flock.ts';
 import { ImageNotStoredError, removeImage } from './image-remove.ts';
 import { filesWithoutRecord, listIds, listRecords } from './index-db.ts';
 import type { StorePaths } from './layout.ts';
@@ -78,7 +78,8 @@ async function sweepTmp(paths: StorePaths): Promise<string[]> {
     const locked: { path: string; lock: FileLock }[] = [];
     for (const name of await fsp.readdir(paths.tmpDir)) {
       const path = join(paths.tmpDir, name);
-      const lock = lockIfPresent(path);
+      // Gone when its writer renamed it into place since the listing; a temp is never recreated.
+      const lock = tryLockIfPresent(path);
       if (lock) locked.push({ path, lock });
     }
     return locked;
@@ -89,16 +90,6 @@ async function sweepTmp(paths: StorePaths): Promise<string[]> {
     lock.release();
   }
   return abandoned.map((a) => relative(paths.root, a.path));
-}
-
-function lockIfPresent(path: string): FileLock | null {
-  try {
-    return tryLockFile(path, 'exclusive', { create: false });
-  } catch (err) {
-    // Renamed into place by its writer since the listing; a temp is never recreated.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
 }
 
 /** Blobs, manifests and signatures whose record is gone (an interrupted write or rm), unless being written. */

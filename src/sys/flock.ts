@@ -83,6 +83,19 @@ export function tryLockFile(path: string, mode: LockMode, opts: { create?: boole
   }
 }
 
+/**
+ * The exclusive lock on `path` if it is free now; null when it is held or the file is
+ * gone, as a file listed a moment ago may be (whoever removed it is not our concern).
+ */
+export function tryLockIfPresent(path: string): FileLock | null {
+  try {
+    return tryLockFile(path, 'exclusive', { create: false });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 function openLockable(path: string, create: boolean): number {
   try {
     // O_RDONLY suffices for flock, and lets a reader lock a file it cannot write.

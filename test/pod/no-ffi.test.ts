@@ -112,6 +112,36 @@ function hostVolume(w: PodWorld): string {
 
 const uuidOf = (file: string) => fs.readFileSync(file, 'utf8').trim();
 
+/**
+ * Runs REPORT in the busybox image with a host volume at /mnt/host and an empty one at
+ * /mnt/data, `podFlags` before the image and `appFlags` after it; checks that it exits
+ * with REPORT's 7 and prints the notice once.
+ */
+function runReport(w: PodWorld, podFlags: string[], appFlags: string[] = [], env: Record<string, string> = {}) {
+  const host = hostVolume(w);
+  const r = rkt(
+    w,
+    [
+      'run',
+      ...podFlags,
+      `--volume=host,kind=host,source=${host}`,
+      '--volume=data,kind=empty',
+      img,
+      ...appFlags,
+      '--mount=volume=host,target=/mnt/host',
+      '--mount=volume=data,target=/mnt/data',
+      '--',
+      'sh',
+      '-c',
+      REPORT,
+    ],
+    env,
+  );
+  assert.equal(r.status, 7, r.stderr);
+  assertNotice(r.stderr);
+  return { r, seen: report(r.stdout), host };
+}
+
 let images: string;
 let img: string;
 let attackImg: string;
@@ -158,26 +188,9 @@ describe('rkt run without FFI (RKT_FFI=off): stage1 takes over', { skip }, () =>
 
   test('on overlays: exit status, one notice, hostname, /dev, a host and an empty volume; no mount left', (t) => {
     const w = new PodWorld(t);
-    const host = hostVolume(w);
     const uuidFile = path.join(w.dir, 'uuid');
-    const r = rkt(w, [
-      'run',
-      `--uuid-file-save=${uuidFile}`,
-      '--hostname=pi-zero',
-      `--volume=host,kind=host,source=${host}`,
-      '--volume=data,kind=empty',
-      img,
-      '--mount=volume=host,target=/mnt/host',
-      '--mount=volume=data,target=/mnt/data',
-      '--',
-      'sh',
-      '-c',
-      REPORT,
-    ]);
-    assert.equal(r.status, 7, r.stderr);
-    assertNotice(r.stderr);
+    const { r, seen, host } = runReport(w, [`--uuid-file-save=${uuidFile}`, '--hostname=pi-zero']);
     assert.doesNotMatch(r.stderr, /overlay unusable/, 'the overlay probe works without FFI (mount(8))');
-    const seen = report(r.stdout);
     assert.equal(seen['hostname'], 'pi-zero');
     assert.notEqual(os.hostname(), 'pi-zero', "the host's hostname is untouched");
     assert.deepEqual(seen['dev']!.split(' ').sort(), [...DEV_NAMES].sort());
@@ -199,25 +212,7 @@ describe('rkt run without FFI (RKT_FFI=off): stage1 takes over', { skip }, () =>
   test('--no-overlay, --readonly-rootfs and --net=none', (t) => {
     const w = new PodWorld(t);
     const uuidFile = path.join(w.dir, 'uuid');
-    const r = rkt(w, [
-      'run',
-      `--uuid-file-save=${uuidFile}`,
-      '--no-overlay',
-      '--net=none',
-      `--volume=host,kind=host,source=${hostVolume(w)}`,
-      '--volume=data,kind=empty',
-      img,
-      '--readonly-rootfs',
-      '--mount=volume=host,target=/mnt/host',
-      '--mount=volume=data,target=/mnt/data',
-      '--',
-      'sh',
-      '-c',
-      REPORT,
-    ]);
-    assert.equal(r.status, 7, r.stderr);
-    assertNotice(r.stderr);
-    const seen = report(r.stdout);
+    const { seen } = runReport(w, [`--uuid-file-save=${uuidFile}`, '--no-overlay', '--net=none'], ['--readonly-rootfs']);
     const uuid = uuidOf(uuidFile);
     assert.equal(seen['hostname'], `rkt-${uuid}`);
     assert.equal(seen['root'], 'ro', '--readonly-rootfs');
@@ -290,27 +285,7 @@ describe('rkt run without FFI with the armv6l stage1 (QEMU_CPU=arm1176)', { skip
 
   test('exit status, hostname, /dev and volumes', (t) => {
     const w = new PodWorld(t);
-    const r = rkt(
-      w,
-      [
-        'run',
-        stage1(),
-        '--hostname=pi-zero',
-        `--volume=host,kind=host,source=${hostVolume(w)}`,
-        '--volume=data,kind=empty',
-        img,
-        '--mount=volume=host,target=/mnt/host',
-        '--mount=volume=data,target=/mnt/data',
-        '--',
-        'sh',
-        '-c',
-        REPORT,
-      ],
-      env,
-    );
-    assert.equal(r.status, 7, r.stderr);
-    assertNotice(r.stderr);
-    const seen = report(r.stdout);
+    const { seen } = runReport(w, [stage1(), '--hostname=pi-zero'], [], env);
     assert.equal(seen['hostname'], 'pi-zero');
     assert.deepEqual(seen['dev']!.split(' ').sort(), [...DEV_NAMES].sort());
     assert.equal(seen['host-vol'], 'from the host');

@@ -37,6 +37,14 @@ test('the pod keys first, in a fixed order', () => {
   assert.deepEqual(none.slice(0, 6).map(([, v]) => v), ['1', 'h', 'none', '7', S1, '/sbin/init']);
 });
 
+test('net private: the netns file follows net; without one it is refused', () => {
+  const priv = pairs(serializePlanConf(input([], { net: 'private', netns: `${POD}/netns` })));
+  assert.deepEqual(priv.slice(2, 4), [['net', 'private'], ['netns', `${POD}/netns`]]);
+  assert.equal(priv.length, HEAD.length + 1);
+  assert.throws(() => serializePlanConf(input([], { net: 'private' })), /net private needs the netns file/);
+  assert.deepEqual(pairs(serializePlanConf(input([], { netns: '/ignored' }))), HEAD, 'netns only with net private');
+});
+
 test('each op: `op` and its kind, the target, then its own keys; flags repeated in order', () => {
   const ops: MountOp[] = [
     { op: 'mkdir', target: { root: POD, path: 'rkt' } },
@@ -110,6 +118,11 @@ test('the stage1 init parses every kind of op the serializer writes', { skip: no
   assert.equal(stderr, 'stage1: takeover: keep the pod lock (fd 9) open: fcntl: Bad file descriptor\n');
 });
 
+test('the stage1 init parses a plan that joins a network namespace', { skip: noInit }, (t) => {
+  const stderr = takeover(t, serializePlanConf(input(ALL_OPS, { lockFd: 9, net: 'private', netns: `${POD}/netns` })));
+  assert.equal(stderr, 'stage1: takeover: keep the pod lock (fd 9) open: fcntl: Bad file descriptor\n');
+});
+
 test('the stage1 init refuses a plan it cannot follow, with one line naming the problem', { skip: noInit }, (t) => {
   const head = serializePlanConf(input([]));
   const kv = (...strings: string[]) => Buffer.concat([head, Buffer.from(strings.map((s) => `${s}\0`).join(''))]);
@@ -131,6 +144,9 @@ test('the stage1 init refuses a plan it cannot follow, with one line naming the 
     [Buffer.from('version\x002\x00'), 'parse FILE: version "2" is not 1: this stage1 reads plan version 1'],
     [Buffer.concat([head, Buffer.from('op\0mkdir')]), 'parse FILE: the last string is not NUL-terminated'],
     [serializePlanConf(input([], { lockFd: 2 })), 'parse FILE: lock-fd 2 is stdin, stdout or stderr'],
+    [Buffer.from(serializePlanConf(input([], { net: 'private', netns: '/p/netns' })).toString().replace('netns\0/p/netns\0', '')), 'parse FILE: net private needs netns'],
+    [kv('netns', '/p/netns'), 'parse FILE: netns is given without net private'],
+    [serializePlanConf(input([], { net: 'private', netns: 'p/netns' })), 'parse FILE: netns "p/netns" is not an absolute path'],
   ];
   for (const [bytes, message] of cases) assert.equal(takeover(t, bytes), `stage1: ${message}\n`);
 });

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, write } from 'node:fs';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { PassThrough, Readable, type Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import type { AciEntry } from '../../appc/aci-entry.ts';
@@ -10,6 +9,7 @@ import { walkTar } from '../../appc/tar-walk.ts';
 import type { ImageManifest } from '../../appc/types.ts';
 import { unzstd } from '../../debian/zstd-stream.ts';
 import { UserError, describeError } from '../../util/errors.ts';
+import { hashingStream } from '../../util/hashing-stream.ts';
 import { manifestBytes, type UserFiles } from './image-config.ts';
 import { algorithmOf, sniffLayer } from './media.ts';
 import { SquashTree } from './squash.ts';
@@ -105,22 +105,14 @@ async function applyLayer(tree: SquashTree, spool: Spool, layer: LayerInput): Pr
 
 /** A pass-through that hashes; `check()` after the end says whether the bytes were `digest`. */
 function digestStage(digest: string, label: string, what: string): { stream: Transform; check(): void } {
-  const hash = createHash(algorithmOf(digest));
-  let got: string | undefined;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-    flush(done) {
-      got = `${algorithmOf(digest)}:${hash.digest('hex')}`;
-      done();
-    },
-  });
+  const algorithm = algorithmOf(digest);
+  const { stream, hex } = hashingStream(algorithm);
   return {
     stream,
     check() {
-      if (got === undefined) throw new UserError(`${label}: the ${what} ended before its digest could be checked`);
+      const ended = hex();
+      if (ended === undefined) throw new UserError(`${label}: the ${what} ended before its digest could be checked`);
+      const got = `${algorithm}:${ended}`;
       if (got !== digest) throw new UserError(`${label}: the ${what} has digest ${got}, not ${digest}: refusing it`);
     },
   };

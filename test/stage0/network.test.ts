@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { PodManifest, Port } from '../../src/appc/types.ts';
+import { DEFAULT_NETWORK, describeNetworks, loadNetworks, parseNetFlag, parsePortFlag, resolvePorts } from '../../src/stage0/network.ts';
+import { emptyDir } from '../helpers/run.ts';
+
+// The pure parts of pod networking (src/stage0/network.ts); real pods on real networks
+// are in test/pod/net.test.ts.
+
+test('--net: host, none, or networks by name', () => {
+  assert.deepEqual(parseNetFlag('host'), { net: 'host' });
+  assert.deepEqual(parseNetFlag('none'), { net: 'none' });
+  assert.deepEqual(parseNetFlag('default'), { net: 'private', networks: ['default'] });
+  assert.deepEqual(parseNetFlag('default,lan'), { net: 'private', networks: ['default', 'lan'] });
+  assert.throws(() => parseNetFlag(''), /network names/);
+  assert.throws(() => parseNetFlag('default,host'), /host and none stand alone/);
+  assert.throws(() => parseNetFlag('lan,lan'), /named twice/);
+  assert.throws(() => parseNetFlag('../x'), /network names/);
+});
+
+test('--port NAME:[HOSTIP:]HOSTPORT', () => {
+  assert.deepEqual(parsePortFlag('http:8080'), { name: 'http', hostPort: 8080 });
+  assert.deepEqual(parsePortFlag('http:192.168.1.20:80'), { name: 'http', hostPort: 80, hostIP: '192.168.1.20' });
+  for (const bad of ['http', 'http:0', 'http:65536', ':80', 'http:host:80']) assert.throws(() => parsePortFlag(bad), /NAME:\[HOSTIP:\]HOSTPORT/, bad);
+});
+
+test('networks: default built in, the rest from net.d, a net.d default replacing it', (t) => {
+  const etc = emptyDir(t);
+  assert.deepEqual(loadNetworks(etc, ['default']), [DEFAULT_NETWORK]);
+  assert.throws(() => loadNetworks(etc, ['lan']), /no network lan \(known: default;/);
+  mkdirSync(join(etc, 'net.d'));
+  writeFileSync(join(etc, 'net.d', '10-lan.conf'), JSON.stringify({ name: 'lan', type: 'bridge' }));
+  writeFileSync(join(etc, 'net.d', 'notes.txt'), 'not a config');
+  assert.deepEqual(loadNetworks(etc, ['lan', 'default']), [{ cniVersion: '0.4.0', name: 'lan', type: 'bridge' }, DEFAULT_NETWORK]);
+  writeFileSync(join(etc, 'net.d', '20-default.conf'), JSON.stringify({ cniVersion: '1.0.0', name: 'default', type: 'bridge' }));
+  assert.equal(loadNetworks(etc, ['default'])[0]!.type, 'bridge');
+  writeFileSync(join(etc, 'net.d', '30-bad.conf'), '{"name": "x"}');
+  assert.throws(() => loadNetworks(etc, ['default']), /30-bad\.conf: a CNI network config needs "name" and "type"/);
+});
+
+test('ports resolve against the apps', () => {
+  const http: Port = { name: 'http', protocol: 'tcp', port: 80, count: 1, socketActivated: false };
+  const manifest = { ports: [{ name: 'http', hostPort: 8080 }] } as unknown as PodManifest;
+  assert.deepEqual(resolvePorts(manifest, new Map([['web', [http]]])), [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+  assert.throws(() => resolvePorts(manifest, new Map([['web', []]])), /--port http: no app of the pod has a port of that name/);
+});
+
+test("rkt list's NETWORKS from POD/net", (t) => {
+  const pod = emptyDir(t);
+  assert.equal(describeNetworks(pod), '');
+  mkdirSync(join(pod, 'net'));
+  writeFileSync(join(pod, 'net', 'default.json'), JSON.stringify({ name: 'default', ifname: 'eth0', result: { ips: [{ address: '172.16.28.2/24' }] } }));
+  writeFileSync(join(pod, 'net', 'lan.json'), JSON.stringify({ name: 'lan', ifname: 'eth1' }));
+  assert.equal(describeNetworks(pod), 'default:ip4=172.16.28.2');
+});
