@@ -58,7 +58,7 @@ async function startPod(w: PodWorld, podFlags: string[], args: string[]): Promis
   const pod = w.start(['run', `--uuid-file-save=${uuidFile}`, ...podFlags, img, '--exec=/bin/busybox', '--', ...args]);
   let exited: RktResult | undefined;
   void pod.exited.then((r) => (exited = r));
-  // (httpd serves its working directory, /: -h would be read by rkt's own yargs as --help.)
+  // (httpd serves its working directory, /.)
   await until(() => exited !== undefined || fs.existsSync(path.join(w.data, 'pods/run', readUuid(uuidFile), 'rkt/pid')), 'the pod to run');
   if (exited) throw new Error(`rkt run exited ${exited.status}: ${exited.stderr}`);
   return readUuid(uuidFile);

@@ -74,6 +74,12 @@ describe('rkt run (amd64)', { skip }, () => {
       assert.equal(killed.status, 128 + 15, killed.stderr);
     });
 
+    test("the app's own arguments after -- are its, even -h and --help", (t) => {
+      const w = new PodWorld(t);
+      const r = runOk(w, ['run', img, '--', 'write', '/tmp/args', '-h', '::', 'write', '/tmp/args', '--help', '::', 'read', '/tmp/args']);
+      assert.equal(r.stdout, '-h\n--help\n');
+    });
+
     test('stage1 is PID 1 of the pod and the app runs in its PID namespace', (t) => {
       const w = new PodWorld(t);
       const i = info(w);
