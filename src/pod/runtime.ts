@@ -48,6 +48,28 @@ export interface RunOptions {
   /** With net private: the networks by name, in order (eth0, eth1...); `default` is rkt's own. */
   networks?: string[];
   interactive: boolean;
+  /** --dns, --dns-search, --dns-opt (src/stage0/dns.ts); absent: none was given, the image's /etc/resolv.conf stays. */
+  dns?: PodDns;
+  /** --hosts-entry (src/stage0/dns.ts); absent: none was given, the image's /etc/hosts stays. */
+  hosts?: PodHosts;
+}
+
+/**
+ * The pod's /etc/resolv.conf. host: POD/resolv.conf is the host's, copied at prepare;
+ * none: the image's file stays (no POD/resolv.conf); pod: POD/resolv.conf is written
+ * from these lists.
+ */
+export interface PodDns {
+  mode: 'host' | 'none' | 'pod';
+  nameservers: string[];
+  search: string[];
+  options: string[];
+}
+
+/** The pod's /etc/hosts, POD/hosts. host: the host's, copied at prepare; pod: localhost, the hostname and these entries. */
+export interface PodHosts {
+  mode: 'host' | 'pod';
+  entries: { ip: string; names: string[] }[];
 }
 
 export interface PodRuntime {

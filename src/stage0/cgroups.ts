@@ -1,6 +1,6 @@
-import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmdirSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, posix, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PodManifest } from '../appc/types.ts';
 import { parseProcCgroups, type CgroupController } from '../sys/kernel-features.ts';
@@ -239,8 +239,27 @@ export async function removePodCgroups(podPath: string, uuid: string): Promise<v
   for (const dir of dirs) {
     // Only a pod cgroup of this pod: <hierarchy>/rkt/<uuid>, and a cgroup at that.
     if (!dir.startsWith('/') || basename(dir) !== uuid || basename(dirname(dir)) !== PODS_CGROUP) continue;
-    if (!existsSync(join(dir, 'cgroup.procs'))) continue;
+    if (!isPodCgroupDir(dir)) continue;
     await removeCgroupTree(dir);
+  }
+}
+
+const CGROUP_SUPER_MAGIC = 0x27e0eb;
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+/**
+ * Whether a recorded directory is a real cgroup, named as it was recorded: no "..", no
+ * symlink on the way (which could name another cgroup, whose processes would be killed)
+ * and on a cgroup filesystem (a plain directory's "cgroup.procs" could list any pid).
+ */
+function isPodCgroupDir(dir: string): boolean {
+  if (posix.normalize(dir) !== dir) return false;
+  try {
+    if (realpathSync(dir) !== dir) return false;
+    const type = Number(statfsSync(dir).type);
+    return (type === CGROUP_SUPER_MAGIC || type === CGROUP2_SUPER_MAGIC) && existsSync(join(dir, 'cgroup.procs'));
+  } catch {
+    return false;
   }
 }
 

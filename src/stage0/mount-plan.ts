@@ -3,6 +3,7 @@ import type { MountPoint, RuntimeApp, Volume } from '../appc/types.ts';
 import { POD_FILES, appRootInStage1, overlayDirOf } from '../pod/layout.ts';
 import type { PodRuntime } from '../pod/runtime.ts';
 import { UserError } from '../util/errors.ts';
+import { podEtcFiles } from './dns.ts';
 
 // The pod's filesystem as a list of operations (docs/stage1-interface.md, "run", steps
 // 2 and 3), as plain data: which roots to mount, what /dev holds, where the volumes go.
@@ -100,6 +101,10 @@ export function planMounts(input: MountPlanInput): MountPlan {
     ops.push(...devOps(appRoot, APP_DEVICES, consoleSource, true));
     ops.push(bind('/sys', { root: appRoot, path: '/sys' }, { readOnly: true, flags: ['nosuid', 'nodev', 'noexec'] }));
     ops.push({ op: 'mkdir', target: { root: appRoot, path: '/proc' } });
+    // The pod's resolv.conf and hosts, before the volumes: a volume at /etc hides them, and they never land in it.
+    for (const { file, target } of podEtcFiles(runtime.options)) {
+      ops.push(bind({ root: podPath, path: file }, { root: appRoot, path: target }, { readOnly: true, flags: ['nosuid', 'nodev', 'noexec'] }));
+    }
     const mountPoints = ra.app?.mountPoints ?? input.imageMountPoints?.get(app.name) ?? [];
     for (const m of appMounts(ra, mountPoints, volumes)) {
       ops.push(...volumeOps(podPath, m, madeVolumes));

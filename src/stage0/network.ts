@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseImageManifest } from '../appc/image-manifest.ts';
 import type { ExposedPort, Port, PodManifest } from '../appc/types.ts';
@@ -290,7 +290,13 @@ export function describeNetworks(podPath: string): string {
  */
 export function tearDownPodNetwork(podPath: string, uuid: string, warn: (line: string) => void): void {
   const netns = join(podPath, NETNS_FILE);
-  const haveNetns = existsSync(netns);
+  // POD/netns is a file stage0 made and bound a namespace to. Anything else there (a
+  // symlink to /proc/1/ns/net, to a mount point on the host) is not the pod's: neither
+  // handed to the plugins, whose DEL would then act on another namespace, nor given to
+  // umount, which follows symlinks; only the link itself is removed.
+  const kind = lstatOrUndefined(netns);
+  if (kind?.isSymbolicLink()) rmSync(netns, { force: true });
+  const haveNetns = kind !== undefined && !kind.isSymbolicLink();
   for (const record of podNetworks(podPath).reverse()) {
     const opts = { uuid, netns: haveNetns ? netns : '', ifname: record.ifname, cniPath: record.cniPath };
     const del = (conf: NetConf) => {
@@ -310,4 +316,13 @@ export function tearDownPodNetwork(podPath: string, uuid: string, warn: (line: s
     rmSync(netns, { force: true });
   }
   rmSync(join(podPath, NET_DIR), { recursive: true, force: true });
+}
+
+function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, readFile, realpath, rm } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +16,7 @@ import type { Host } from '../fetch/match.ts';
 import { classifySource } from '../fetch/source.ts';
 import { preparePodMetadata } from '../metadata/registry.ts';
 import { POD_FILES, overlayDirOf } from '../pod/layout.ts';
-import { RUNTIME_VERSION, type AppRuntime, type NetMode, type PodRuntime } from '../pod/runtime.ts';
+import { RUNTIME_VERSION, type AppRuntime, type NetMode, type PodDns, type PodHosts, type PodRuntime } from '../pod/runtime.ts';
 import { createEmbryo } from '../pod/pods.ts';
 import { Store } from '../store/store.ts';
 import type { FileLock } from '../sys/flock.ts';
@@ -26,6 +27,7 @@ import { ExitCode, UserError, withContext } from '../util/errors.ts';
 import type { AppArgs } from './app-args.ts';
 import { loadPodEnv, resolveAppRuntime } from './app-runtime.ts';
 import { buildPodManifest, checkHostname, reifyPodManifest, type BuiltPod, type ResolvedImage } from './pod-manifest-build.ts';
+import { podEtcContents } from './dns.ts';
 import { resolvePorts } from './network.ts';
 import { mkdirInRoot } from './secure-path.ts';
 import { chooseStage1, type Stage1Choice } from './stage1-image.ts';
@@ -72,6 +74,10 @@ export interface PrepareRequest {
   /** --port: the pod manifest's ports, resolved against the apps' ports at start. */
   ports?: ExposedPort[];
   interactive: boolean;
+  /** --dns, --dns-search, --dns-opt, checked (dns.ts parseDnsFlags). */
+  dns?: PodDns | undefined;
+  /** --hosts-entry, checked (dns.ts parseHostsFlags). */
+  hosts?: PodHosts | undefined;
   /** The platform to run on; default this host's (tests pretend to be a Pi). */
   host?: Host;
 }
@@ -159,8 +165,19 @@ export async function preparePod(ctx: RktContext, req: PrepareRequest): Promise<
       stage1: chosen.stage1,
       apps,
       overlay,
-      options: { hostname: req.hostname ?? `rkt-${pod.uuid}`, net: req.net, ...(req.networks ? { networks: req.networks } : {}), interactive: req.interactive },
+      options: {
+        hostname: req.hostname ?? `rkt-${pod.uuid}`,
+        net: req.net,
+        ...(req.networks ? { networks: req.networks } : {}),
+        interactive: req.interactive,
+        ...(req.dns ? { dns: req.dns } : {}),
+        ...(req.hosts ? { hosts: req.hosts } : {}),
+      },
     };
+    // POD/resolv.conf and POD/hosts, which the apps get read-only (docs/networking.md).
+    for (const [file, text] of podEtcContents(runtime.options, readHostFile)) {
+      await writeDataAtomic(join(pod.path, file), text, { syncDir: false });
+    }
     // One sync of the pod directory, with the second file, makes both durable.
     await writeDataAtomic(join(pod.path, POD_FILES.manifest), serializePodManifest(manifest), { syncDir: false });
     await writeDataAtomic(join(pod.path, POD_FILES.runtime), `${JSON.stringify(runtime, null, 2)}\n`);
@@ -169,6 +186,16 @@ export async function preparePod(ctx: RktContext, req: PrepareRequest): Promise<
     await rm(pod.path, { recursive: true, force: true }).catch(() => undefined);
     pod.lock.release();
     throw err;
+  }
+}
+
+/** The host's /etc/resolv.conf or /etc/hosts, for --dns=host and --hosts-entry=host. */
+function readHostFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const flag = file === '/etc/hosts' ? '--hosts-entry=host' : '--dns=host';
+    throw new UserError(`${flag}: cannot read the host's ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 

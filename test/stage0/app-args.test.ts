@@ -13,7 +13,7 @@ describe('splitRunArgs', () => {
   });
 
   it('does not take the value of a pod flag for an image, in either form', () => {
-    for (const flag of ['volume', 'set-env', 'hostname', 'stage1-path', 'pull-policy']) {
+    for (const flag of ['volume', 'set-env', 'hostname', 'stage1-path', 'pull-policy', 'dns', 'dns-search', 'dns-opt', 'hosts-entry']) {
       assert.ok(POD_VALUE_FLAGS.includes(flag), flag);
       const spaced = splitRunArgs([`--${flag}`, 'value', 'img']);
       assert.deepEqual(spaced.podArgs, [`--${flag}`, 'value']);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { App, MountPoint, RuntimeApp, Volume } from '../../src/appc/types.ts';
-import type { AppRuntime, PodRuntime } from '../../src/pod/runtime.ts';
+import type { AppRuntime, PodRuntime, RunOptions } from '../../src/pod/runtime.ts';
 import { overlayEscape, planMounts, type MountOp, type MountPlanInput } from '../../src/stage0/mount-plan.ts';
 import { UserError } from '../../src/util/errors.ts';
 import { appRuntime } from '../helpers/app-runtime.ts';
@@ -48,6 +48,7 @@ function input(opts: {
   interactive?: boolean;
   tty?: string;
   imageMountPoints?: Map<string, MountPoint[]>;
+  runOptions?: Partial<RunOptions>;
 }): MountPlanInput {
   const apps = opts.apps ?? [appRuntime('app')];
   const runtime: PodRuntime = {
@@ -63,7 +64,7 @@ function input(opts: {
     },
     apps,
     overlay: opts.overlay ?? false,
-    options: { hostname: 'pod', net: 'host', interactive: opts.interactive ?? false },
+    options: { hostname: 'pod', net: 'host', interactive: opts.interactive ?? false, ...opts.runOptions },
   };
   return {
     podPath: POD,
@@ -275,6 +276,33 @@ test('an app of runtime.json missing from the manifest is refused', () => {
   assert.throws(() => planMounts(input({ apps: [appRuntime('app')], manifestApps: [] })), /runtime.json names app app/);
 });
 
+test("--dns and --hosts-entry: POD/resolv.conf and POD/hosts bound read-only onto each app's /etc, before its volumes and the read-only root", () => {
+  const plan = planMounts(
+    input({
+      apps: [appRuntime('app', { readOnlyRootFS: true })],
+      manifestApps: [runtimeApp('app', [{ volume: 'etc', path: '/etc' }])],
+      volumes: [{ name: 'etc', kind: 'empty' }],
+      runOptions: {
+        dns: { mode: 'pod', nameservers: ['192.0.2.53'], search: [], options: [] },
+        hosts: { mode: 'pod', entries: [{ ip: '192.0.2.10', names: ['db'] }] },
+      },
+    }),
+  );
+  const lines = plan.ops.map(show);
+  const at = (prefix: string) => lines.findIndex((l) => l.startsWith(prefix));
+  assert.ok(lines.includes(`bind POD:resolv.conf ${APP_ROOT}:/etc/resolv.conf ro [nosuid,nodev,noexec]`), lines.join('\n'));
+  assert.ok(lines.includes(`bind POD:hosts ${APP_ROOT}:/etc/hosts ro [nosuid,nodev,noexec]`));
+  assert.ok(at('bind POD:hosts') < at('bind POD:volumes/etc'), 'a volume at /etc hides them, and they are never made in it');
+  assert.ok(at('bind POD:hosts') < at('ro '));
+});
+
+test('--dns=none, or no flags: no resolv.conf or hosts bind', () => {
+  for (const runOptions of [{}, { dns: { mode: 'none' as const, nameservers: [], search: [], options: [] } }]) {
+    const lines = planMounts(input({ runOptions })).ops.map(show);
+    assert.ok(!lines.some((l) => l.includes('/etc/')), lines.join('\n'));
+  }
+});
+
 test('every target is inside a root stage0 controls: the pod, the stage1 root or an app root mounted before', () => {
   const volumes: Volume[] = [{ name: 'e', kind: 'empty' }];
   const plan = planMounts(
@@ -290,5 +318,8 @@ test('every target is inside a root stage0 controls: the pod, the stage1 root or
 test('mount-plan is pure: it imports no fs, no FFI and nothing Linux-only', () => {
   const source = readFileSync(join(repoRoot, 'src/stage0/mount-plan.ts'), 'utf8');
   const imports = [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  assert.deepEqual(imports, ['node:path', '../appc/types.ts', '../pod/layout.ts', '../pod/runtime.ts', '../util/errors.ts']);
+  assert.deepEqual(imports, ['node:path', '../appc/types.ts', '../pod/layout.ts', '../pod/runtime.ts', '../util/errors.ts', './dns.ts']);
+  // dns.ts, pure as well: node:net only for isIP.
+  const dns = readFileSync(join(repoRoot, 'src/stage0/dns.ts'), 'utf8');
+  assert.deepEqual([...dns.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]), ['node:net', '../pod/runtime.ts', '../util/errors.ts']);
 });

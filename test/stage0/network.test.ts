@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PodManifest, Port } from '../../src/appc/types.ts';
-import { DEFAULT_NETWORK, describeNetworks, loadNetworks, parseNetFlag, parsePortFlag, resolvePorts } from '../../src/stage0/network.ts';
+import { DEFAULT_NETWORK, describeNetworks, loadNetworks, parseNetFlag, parsePortFlag, resolvePorts, tearDownPodNetwork } from '../../src/stage0/network.ts';
 import { emptyDir } from '../helpers/run.ts';
 
 // The pure parts of pod networking (src/stage0/network.ts); real pods on real networks
@@ -54,4 +56,28 @@ test("rkt list's NETWORKS from POD/net", (t) => {
   writeFileSync(join(pod, 'net', 'default.json'), JSON.stringify({ name: 'default', ifname: 'eth0', result: { ips: [{ address: '172.16.28.2/24' }] } }));
   writeFileSync(join(pod, 'net', 'lan.json'), JSON.stringify({ name: 'lan', ifname: 'eth1' }));
   assert.equal(describeNetworks(pod), 'default:ip4=172.16.28.2');
+});
+
+test('teardown: a symlink at POD/netns is neither given to the plugins nor unmounted through', { skip: process.getuid?.() !== 0 && 'needs root (mounts a tmpfs)' }, (t) => {
+  const dir = emptyDir(t);
+  const pod = join(dir, 'pod');
+  const outside = mkdtempSync(join(tmpdir(), 'rkt-netns-outside-'));
+  const plugins = join(dir, 'plugins');
+  mkdirSync(join(pod, 'net'), { recursive: true });
+  mkdirSync(plugins);
+  const log = join(dir, 'log');
+  writeFileSync(join(plugins, 'fake'), `#!/bin/sh\ncat >/dev/null\necho "$CNI_COMMAND netns=$CNI_NETNS" >>${log}\n`);
+  chmodSync(join(plugins, 'fake'), 0o755);
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'tmpfs', outside]).status, 0);
+  t.after(() => {
+    spawnSync('umount', [outside]);
+    rmSync(outside, { recursive: true, force: true });
+  });
+  writeFileSync(join(outside, 'kept'), '');
+  symlinkSync(outside, join(pod, 'netns'));
+  writeFileSync(join(pod, 'net', 'lan.json'), JSON.stringify({ name: 'lan', ifname: 'eth0', cniPath: plugins, conf: { cniVersion: '0.4.0', name: 'lan', type: 'fake' } }));
+  tearDownPodNetwork(pod, '00000000-0000-4000-8000-000000000000', () => undefined);
+  assert.ok(existsSync(join(outside, 'kept')), 'the mount the symlink pointed at is still mounted');
+  assert.equal(readFileSync(log, 'utf8'), 'DEL netns=\n');
+  assert.ok(!existsSync(join(pod, 'netns')));
 });

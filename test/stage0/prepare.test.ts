@@ -219,6 +219,29 @@ describe('preparePod', { skip: !isRoot && 'needs root (image owners, chown of vo
     assert.notEqual(second.uuid, first.uuid);
   });
 
+  it('writes POD/resolv.conf and POD/hosts with --dns and --hosts-entry, and records the options; nothing without them', async () => {
+    const { ctx } = testCtx();
+    const stage1 = await stage1Image();
+    const hello = await helloImage();
+    const dns = { mode: 'pod' as const, nameservers: ['192.0.2.53'], search: ['example.com'], options: ['ndots:2'] };
+    const hosts = { mode: 'pod' as const, entries: [{ ip: '192.0.2.10', names: ['db'] }] };
+    const pod = await preparePod(ctx, request([hello], { stage1: { path: stage1 }, noOverlay: true, hostname: 'pi', dns, hosts }));
+    pod.lock.release();
+    assert.equal(readFileSync(join(pod.path, 'resolv.conf'), 'utf8'), 'nameserver 192.0.2.53\nsearch example.com\noptions ndots:2\n');
+    assert.equal(readFileSync(join(pod.path, 'hosts'), 'utf8'), '127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.0.1\tpi\n192.0.2.10\tdb\n');
+    const stored = JSON.parse(readFileSync(join(pod.path, 'runtime.json'), 'utf8')) as { options: unknown };
+    assert.deepEqual(stored.options, { hostname: 'pi', net: 'host', interactive: false, dns, hosts });
+
+    const host = await preparePod(ctx, request([hello], { stage1: { path: stage1 }, noOverlay: true, dns: { mode: 'host', nameservers: [], search: [], options: [] } }));
+    host.lock.release();
+    assert.equal(readFileSync(join(host.path, 'resolv.conf'), 'utf8'), readFileSync('/etc/resolv.conf', 'utf8'));
+    assert.ok(!existsSync(join(host.path, 'hosts')));
+
+    const plain = await preparePod(ctx, request([hello], { stage1: { path: stage1 }, noOverlay: true }));
+    plain.lock.release();
+    assert.ok(!existsSync(join(plain.path, 'resolv.conf')) && !existsSync(join(plain.path, 'hosts')));
+  });
+
   it('uses overlay where it works, else says why and copies', async () => {
     const { ctx, warnings } = testCtx();
     const pod = await preparePod(ctx, request([await helloImage(), '---', await helloImage()], { stage1: { path: await stage1Image() } }));

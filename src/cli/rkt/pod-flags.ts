@@ -3,6 +3,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { PULL_POLICIES, type PullPolicy } from '../../fetch/fetcher.ts';
 import { splitRunArgs, type AppArgs } from '../../stage0/app-args.ts';
+import { parseDnsFlags, parseHostsFlags } from '../../stage0/dns.ts';
 import { parseNetFlag, parsePortFlag } from '../../stage0/network.ts';
 import type { PrepareRequest } from '../../stage0/prepare.ts';
 import { writeFileAtomic } from '../../util/atomic-file.ts';
@@ -27,6 +28,10 @@ export interface PodFlags extends NetworkArgs {
   overlay: boolean;
   net: string;
   port?: string[];
+  dns?: string[];
+  'dns-search'?: string[];
+  'dns-opt'?: string[];
+  'hosts-entry'?: string[];
   'pull-policy': PullPolicy;
   'stage1-path'?: string;
   'stage1-name'?: string;
@@ -54,6 +59,10 @@ export function withPodFlags<T>(y: Argv<T>): Argv<T & PodFlags> {
       describe: "host: the host's network; none: only loopback; default, or NAME[,NAME...] from <local-config>/net.d: a network namespace of its own on those CNI networks",
     })
     .option('port', { type: 'string', array: true, group: GROUP, describe: "NAME:[HOSTIP:]HOSTPORT: forward a host port to the app port NAME (a private --net's first network; repeatable)" })
+    .option('dns', { type: 'string', array: true, group: GROUP, describe: "IP: a nameserver in the pod's /etc/resolv.conf (repeatable); host: the host's file; none: the image's" })
+    .option('dns-search', { type: 'string', array: true, group: GROUP, describe: "DOMAIN: a search domain in the pod's /etc/resolv.conf (repeatable)" })
+    .option('dns-opt', { type: 'string', array: true, group: GROUP, describe: "OPT: an option in the pod's /etc/resolv.conf, such as ndots:2 (repeatable)" })
+    .option('hosts-entry', { type: 'string', array: true, group: GROUP, describe: "IP=HOST[,HOST...]: a line of the pod's /etc/hosts (repeatable); host: the host's file" })
     .option('pull-policy', { choices: PULL_POLICIES, default: 'new' as PullPolicy, group: GROUP, describe: 'new: a stored image if there is one; update: ask the server; never: the store only' })
     .option('stage1-path', { type: 'string', group: GROUP, describe: 'a stage1 ACI file' })
     .option('stage1-name', { type: 'string', group: GROUP, describe: 'a stage1 image by name, fetched and verified like any image' })
@@ -93,6 +102,9 @@ export function tokensAfter(command: string, argv: string[]): string[] {
 export async function prepareRequest(flags: PodFlags, apps: AppArgs[]): Promise<PrepareRequest> {
   const { net, networks } = parseNetFlag(flags.net);
   const ports = (flags.port ?? []).map(parsePortFlag);
+  const dnsFlags = { dns: flags.dns, dnsSearch: flags['dns-search'], dnsOpt: flags['dns-opt'], hostsEntry: flags['hosts-entry'] };
+  const dns = parseDnsFlags(dnsFlags);
+  const hosts = parseHostsFlags(dnsFlags);
   if (ports.length > 0 && net !== 'private') throw new UserError(`--port needs a network of the pod's own (--net=default): with --net=${net} there is nothing to forward to`, ExitCode.usage);
   return {
     apps,
@@ -110,6 +122,8 @@ export async function prepareRequest(flags: PodFlags, apps: AppArgs[]): Promise<
     networks,
     ports,
     interactive: flags.interactive,
+    dns,
+    hosts,
   };
 }
 
