@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseImageManifest } from '../appc/image-manifest.ts';
+import { isImageId } from '../appc/image-id.ts';
 import { parsePodManifest } from '../appc/pod-manifest.ts';
 import type { PodManifest } from '../appc/types.ts';
 import { POD_FILES, PodPaths, type PodStateDir } from '../pod/layout.ts';
@@ -139,6 +140,9 @@ export class PodsByToken {
   }
 
   async imageManifest(id: string): Promise<StoredImage | undefined> {
+    // A pod manifest's image ID need only be "sha512-" and no "-" (hash.ts): "/" and ".."
+    // would name a file outside the store's manifest directory.
+    if (!isImageId(id)) return undefined;
     const cached = this.#images.get(id);
     if (cached) return cached;
     let text: string;

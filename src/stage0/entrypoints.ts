@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import type { Stage1Runtime } from '../pod/runtime.ts';
 import { StorePaths } from '../store/layout.ts';
+import { isTreeId } from '../store/tree-store.ts';
 import { ffiStatus } from '../sys/ffi.ts';
 import { lockFile } from '../sys/flock.ts';
 import { clearCloseOnExec, execve } from '../sys/linux.ts';
@@ -50,6 +51,8 @@ export function envRecord(env: readonly string[]): NodeJS.ProcessEnv {
 
 /** The entrypoint's file in the stage1 tree under `dir`; refuses a path that leaves the tree's rootfs. */
 export async function entrypointPath(dir: string, stage1: Stage1Runtime, name: EntrypointName): Promise<string> {
+  // The tree ID comes from the pod's runtime.json: it must name a tree, not a path.
+  if (!isTreeId(stage1.treeId)) throw new Error(`stage1 ${name}: "${stage1.treeId}" is not a tree ID`);
   const rootfs = join(new StorePaths(dir).tree(stage1.treeId), 'rootfs');
   const entry = resolve(rootfs, `.${stage1.entrypoints[name]}`);
   if (!entry.startsWith(rootfs + sep)) throw new Error(`stage1 ${name}: entrypoint "${stage1.entrypoints[name]}" is outside the stage1 rootfs`);

@@ -248,7 +248,7 @@ export function setUpPodNetwork(pod: PodNetworkInput): string {
     return netns;
   } catch (err) {
     try {
-      tearDownPodNetwork(pod.path, pod.uuid, () => undefined);
+      tearDownPodNetwork(pod.path, pod.uuid, () => undefined, cniPath);
     } catch {
       // the first error is the one to report; gc tries again
     }
@@ -286,9 +286,11 @@ export function describeNetworks(podPath: string): string {
  * Gives the pod's networks back (CNI DEL, portmap first, last network first), then
  * unmounts POD/netns and removes it, with POD/net/. A DEL that fails is reported to
  * `warn` and the rest goes on: once the namespace is gone the kernel removes its veths.
- * Throws only when POD/netns stays mounted.
+ * Throws only when POD/netns stays mounted. The plugins are looked for in `cniPath`
+ * (the one the networks were set up with), never in a directory a file in the pod
+ * directory names: DEL runs them as root.
  */
-export function tearDownPodNetwork(podPath: string, uuid: string, warn: (line: string) => void): void {
+export function tearDownPodNetwork(podPath: string, uuid: string, warn: (line: string) => void, cniPath = CNI_PLUGIN_PATH.join(':')): void {
   const netns = join(podPath, NETNS_FILE);
   // POD/netns is a file stage0 made and bound a namespace to. Anything else there (a
   // symlink to /proc/1/ns/net, to a mount point on the host) is not the pod's: neither
@@ -298,7 +300,7 @@ export function tearDownPodNetwork(podPath: string, uuid: string, warn: (line: s
   if (kind?.isSymbolicLink()) rmSync(netns, { force: true });
   const haveNetns = kind !== undefined && !kind.isSymbolicLink();
   for (const record of podNetworks(podPath).reverse()) {
-    const opts = { uuid, netns: haveNetns ? netns : '', ifname: record.ifname, cniPath: record.cniPath };
+    const opts = { uuid, netns: haveNetns ? netns : '', ifname: record.ifname, cniPath };
     const del = (conf: NetConf) => {
       try {
         cni('DEL', record.result ? { ...conf, prevResult: record.result } : conf, opts);

@@ -29,6 +29,11 @@ export function treeIdOf(layers: TreeLayer[]): string {
   return TREE_ID_PREFIX + hash.digest('hex');
 }
 
+/** Whether `id` can name a tree: one path component, so an ID read from a pod's files cannot lead out of tree/. */
+export function isTreeId(id: string): boolean {
+  return /^deps-[a-z0-9-]+$/.test(id);
+}
+
 export function layersText(layers: TreeLayer[]): string {
   return layers.map((l) => `${l.depth} ${l.id}\n`).join('');
 }

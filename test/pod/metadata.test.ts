@@ -366,3 +366,14 @@ describe('a real pod', { skip }, () => {
     assert.match(r.stdout, new RegExp(`^uuid=${uuid}$`, 'm'), r.stdout);
   });
 });
+
+test('PodsByToken.imageManifest reads only a well-formed image ID from the store', async (t) => {
+  const { PodsByToken } = await import('../../src/metadata/registry.ts');
+  const dir = emptyDir(t);
+  // The store's manifest directory, and a manifest-shaped file outside it.
+  fs.mkdirSync(path.join(dir, 'cas', 'manifest'), { recursive: true });
+  const outside = JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name: 'example.com/outside' });
+  fs.writeFileSync(path.join(dir, 'secret'), outside);
+  const pods = new PodsByToken(dir);
+  assert.equal(await pods.imageManifest('sha512-/../../../secret'), undefined);
+});

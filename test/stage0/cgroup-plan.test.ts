@@ -327,3 +327,27 @@ describe('setUpPodCgroups and removePodCgroups on a fake v1 tree', () => {
     assert.ok(fs.existsSync(path.join(root, 'memory')));
   });
 });
+
+describe('removePodCgroups on a crafted record', () => {
+  test('kills nothing and removes nothing named by a directory that is not a cgroup', async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rkt-cgroup-crafted-'));
+    const { spawn } = await import('node:child_process');
+    const victim = spawn('sleep', ['30'], { stdio: 'ignore' });
+    t.after(() => {
+      victim.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    // <anything>/rkt/<uuid>, with a cgroup.procs listing a process outside any pod.
+    const fake = path.join(dir, 'rkt', UUID);
+    fs.mkdirSync(fake, { recursive: true });
+    fs.writeFileSync(path.join(fake, 'cgroup.procs'), `${victim.pid}\n`);
+    const podPath = path.join(dir, 'pod');
+    fs.mkdirSync(podPath);
+    fs.writeFileSync(path.join(podPath, CGROUPS_RECORD), JSON.stringify({ dirs: [fake, `${dir}/x/../rkt/${UUID}`] }));
+    await removePodCgroups(podPath, UUID);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(victim.exitCode, null);
+    assert.equal(victim.signalCode, null);
+    assert.ok(fs.existsSync(fake));
+  });
+});

@@ -76,8 +76,24 @@ test('teardown: a symlink at POD/netns is neither given to the plugins nor unmou
   writeFileSync(join(outside, 'kept'), '');
   symlinkSync(outside, join(pod, 'netns'));
   writeFileSync(join(pod, 'net', 'lan.json'), JSON.stringify({ name: 'lan', ifname: 'eth0', cniPath: plugins, conf: { cniVersion: '0.4.0', name: 'lan', type: 'fake' } }));
-  tearDownPodNetwork(pod, '00000000-0000-4000-8000-000000000000', () => undefined);
+  tearDownPodNetwork(pod, '00000000-0000-4000-8000-000000000000', () => undefined, plugins);
   assert.ok(existsSync(join(outside, 'kept')), 'the mount the symlink pointed at is still mounted');
   assert.equal(readFileSync(log, 'utf8'), 'DEL netns=\n');
   assert.ok(!existsSync(join(pod, 'netns')));
+});
+
+test('teardown: DEL runs plugins from the CNI path, not from a directory a record in the pod names', (t) => {
+  const dir = emptyDir(t);
+  const pod = join(dir, 'pod');
+  const planted = join(dir, 'planted');
+  mkdirSync(join(pod, 'net'), { recursive: true });
+  mkdirSync(planted);
+  const marker = join(dir, 'ran');
+  writeFileSync(join(planted, 'fake'), `#!/bin/sh\ncat >/dev/null\ntouch ${marker}\n`);
+  chmodSync(join(planted, 'fake'), 0o755);
+  writeFileSync(join(pod, 'net', 'lan.json'), JSON.stringify({ name: 'lan', ifname: 'eth0', cniPath: planted, conf: { cniVersion: '0.4.0', name: 'lan', type: 'fake' } }));
+  const warnings: string[] = [];
+  tearDownPodNetwork(pod, '00000000-0000-4000-8000-000000000000', (l) => warnings.push(l), join(dir, 'cni'));
+  assert.ok(!existsSync(marker), 'the planted plugin ran');
+  assert.match(warnings.join('\n'), /CNI plugin fake not found/);
 });
