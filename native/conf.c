@@ -27,14 +27,6 @@ struct parser {
 
 static char *empty_strv[] = { NULL };
 
-static int index_of(const char *const *list, const char *key)
-{
-	for (int i = 0; list[i]; i++)
-		if (!strcmp(list[i], key))
-			return i;
-	return -1;
-}
-
 /* One line: the file, the app if there is one, then the problem. */
 static noreturn __attribute__((format(printf, 2, 3))) void bad(struct parser *p, const char *fmt, ...)
 {

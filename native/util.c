@@ -210,3 +210,11 @@ int exit_status(int wstatus)
 		return 128 + WTERMSIG(wstatus);
 	return WEXITSTATUS(wstatus);
 }
+
+int index_of(const char *const *list, const char *key)
+{
+	for (int i = 0; list[i]; i++)
+		if (!strcmp(list[i], key))
+			return i;
+	return -1;
+}

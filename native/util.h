@@ -26,6 +26,9 @@ void die_tell(int fd);
 
 void *xrealloc(void *ptr, size_t size);
 
+/* The position of KEY in the NULL-terminated LIST, or -1: the parsers' key tables. */
+int index_of(const char *const *list, const char *key);
+
 /* A decimal (base 10), octal (base 8) or hexadecimal (base 16, optional 0x) number
  * with nothing around it: no sign, no spaces, not empty, at most `max`. */
 bool parse_uint(const char *s, int base, unsigned long long max, unsigned long long *out);

@@ -11,7 +11,7 @@ export const CLONE_NEWNS = 0x00020000;
 export const CLONE_NEWUTS = 0x04000000;
 export const CLONE_NEWIPC = 0x08000000;
 export const CLONE_NEWNET = 0x40000000;
-/** Never from Node: it cannot create a thread afterwards (docs: /work/shared/DESIGN.md). */
+/** Never from Node: it cannot create a thread afterwards (../shared/DESIGN.md, "Hard facts"). */
 export const CLONE_NEWPID = 0x20000000;
 
 export const MS_RDONLY = 1;
