@@ -21,6 +21,12 @@ export interface ParallelGzipOptions {
   blockSize?: number;
   /** Worker threads; default min(cpus, 4). Does not change the output bytes. */
   workers?: number;
+  /**
+   * Compress on this pool instead of starting one: several streams at once (the arches
+   * of `actool cross`) then share its threads. Its level is the stream's (`level` must
+   * match if given), its size stands for `workers`; the stream never closes it.
+   */
+  pool?: DeflatePool;
 }
 
 /**
@@ -30,13 +36,15 @@ export interface ParallelGzipOptions {
  * output is the same bytes for any worker count and any chunking of the input.
  */
 export function parallelGzip(opts: ParallelGzipOptions = {}): Transform {
-  const level = opts.level ?? 6;
+  const { pool } = opts;
+  const level = opts.level ?? pool?.level ?? 6;
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const workers = opts.workers ?? Math.min(availableParallelism(), 4);
+  const workers = pool?.size ?? opts.workers ?? Math.min(availableParallelism(), 4);
   requireInteger('level', level, 0, 9);
   requireInteger('blockSize', blockSize, WINDOW, 2 ** 30);
   requireInteger('workers', workers, 1, 256);
-  return new ParallelGzip(level, blockSize, workers);
+  if (pool && pool.level !== level) throw new RangeError(`parallelGzip: level ${level} differs from the pool's (${pool.level})`);
+  return new ParallelGzip(level, blockSize, workers, pool ?? null);
 }
 
 function requireInteger(name: string, value: number, min: number, max: number): void {
@@ -52,6 +60,9 @@ class ParallelGzip extends Transform {
   // Two blocks per worker: one being compressed, one queued, so no worker waits on us.
   readonly #maxInFlight: number;
   #pool: DeflatePool | null = null;
+  /** A pool from the caller: shared with other streams, so never closed here. */
+  readonly #shared: DeflatePool | null;
+  #started = false;
 
   // The block being filled, at WINDOW in its buffer: the WINDOW bytes in front hold the
   // end of the previous block, its dictionary. A full block is held back until more input
@@ -73,8 +84,9 @@ class ParallelGzip extends Transform {
   #resume: TransformCallback | null = null;
   #flushed: TransformCallback | null = null;
 
-  constructor(level: number, blockSize: number, workers: number) {
+  constructor(level: number, blockSize: number, workers: number, shared: DeflatePool | null) {
     super();
+    this.#shared = shared;
     this.#level = level;
     this.#blockSize = blockSize;
     this.#workers = workers;
@@ -90,7 +102,7 @@ class ParallelGzip extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (!this.#pool) {
+    if (!this.#started) {
       // Input smaller than one block: starting threads would cost more than it saves.
       const last = this.#block();
       this.#crc = crc32(last, this.#crc);
@@ -103,7 +115,7 @@ class ParallelGzip extends Transform {
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    this.#pool?.close();
+    this.#closePool();
     callback(err);
   }
 
@@ -127,8 +139,9 @@ class ParallelGzip extends Transform {
   }
 
   #dispatch(last: boolean): void {
-    if (!this.#pool) {
-      this.#pool = new DeflatePool(this.#workers, this.#level);
+    if (!this.#started) {
+      this.#started = true;
+      this.#pool = this.#shared ?? new DeflatePool(this.#workers, this.#level);
       this.push(GZIP_HEADER);
     }
     const block = this.#block();
@@ -144,16 +157,25 @@ class ParallelGzip extends Transform {
     }
     const slot: { out: Buffer | null } = { out: null };
     this.#inFlight.push(slot);
-    this.#pool.deflate({ block, dictionary, last }, (err, out, returned) => {
-      if (this.destroyed) return;
-      if (err) {
-        this.destroy(err);
-        return;
-      }
-      if (returned) this.#spare.push(Buffer.from(returned.buffer));
-      slot.out = out ?? null;
-      this.#drain();
-    });
+    try {
+      this.#pool!.deflate({ block, dictionary, last }, (err, out, returned) => {
+        if (this.destroyed) return;
+        if (err) {
+          this.destroy(err);
+          return;
+        }
+        if (returned) this.#spare.push(Buffer.from(returned.buffer));
+        slot.out = out ?? null;
+        this.#drain();
+      });
+    } catch (err) {
+      // A shared pool closed by another stream's failure.
+      this.destroy(err as Error);
+    }
+  }
+
+  #closePool(): void {
+    if (this.#pool !== this.#shared) this.#pool?.close();
   }
 
   #block(): Buffer {
@@ -172,7 +194,7 @@ class ParallelGzip extends Transform {
     if (this.#flushed && this.#inFlight.length === 0) {
       const callback = this.#flushed;
       this.#flushed = null;
-      this.#pool?.close();
+      this.#closePool();
       callback(null, this.#trailer());
     }
   }

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { imageIdHasher } from '../../appc/image-id.ts';
+import { DeflatePool } from '../../appc/deflate-pool.ts';
 import { parallelGzip } from '../../appc/pgzip.ts';
 import { tarStream } from '../../appc/tar-writer.ts';
 import { debianArchFor } from '../../debian/arch-map.ts';
@@ -64,13 +65,14 @@ export async function crossBuild(spec: CrossSpec, opts: CrossOptions): Promise<C
   await fsp.mkdir(stage, { mode: 0o700 }).catch((err: unknown) => {
     throw withContext(`cross: cannot stage the output beside ${outDir}`, err, 'cross: ');
   });
+  // The arches compress at the same time, on one pool of deflate threads sized to the
+  // cores: a thread costs ~35 ms of CPU to start on x86 (far more on a Pi), and a pool
+  // per arch started one or more per arch. Threads start only as blocks need them.
+  const gzipPool = new DeflatePool(availableParallelism(), GZIP_LEVEL);
   try {
     const out = join(stage, 'out');
     await fsp.mkdir(out, { mode: 0o755 });
-    // The arches compress at the same time: each gets its share of the cores, so four
-    // arches on a two-core laptop start four deflate threads, not sixteen.
-    const gzipWorkers = Math.max(1, Math.floor(availableParallelism() / arches.length));
-    const work = { stage, out, cacheDir: opts.cacheDir ?? join(stage, 'cache'), now: Math.floor(Date.now() / 1000), gzipWorkers, folderIndexes: new Map() };
+    const work = { stage, out, cacheDir: opts.cacheDir ?? join(stage, 'cache'), now: Math.floor(Date.now() / 1000), gzipPool, folderIndexes: new Map() };
     const settled = await Promise.allSettled(arches.map((arch) => buildArch(spec, arch, signer, opts, work)));
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -79,9 +81,13 @@ export async function crossBuild(spec: CrossSpec, opts: CrossOptions): Promise<C
     await publish(out, outDir, opts.overwrite ?? false);
     return settled.map((s) => inDir((s as PromiseFulfilledResult<CrossResult>).value, out, opts.outDir));
   } finally {
+    gzipPool.close();
     await fsp.rm(stage, { recursive: true, force: true });
   }
 }
+
+/** gzip's default, as every other ACI writer here. */
+const GZIP_LEVEL = 6;
 
 function chosenArches(spec: CrossSpec, asked: string[] | undefined): string[] {
   for (const arch of asked ?? []) {
@@ -97,7 +103,7 @@ interface Work {
   out: string;
   cacheDir: string;
   now: number;
-  gzipWorkers: number;
+  gzipPool: DeflatePool;
   folderIndexes: PackageOptions['folderIndexes'];
 }
 
@@ -117,7 +123,7 @@ async function buildArch(spec: CrossSpec, arch: string, signer: Signer | undefin
       warn: (line) => opts.warn(`${arch}: ${line}`),
     });
     const aci = join(work.out, imageFile(spec.name, { version: spec.version, os: 'linux', arch }));
-    const imageId = await writeImage(aci, composed, work.gzipWorkers);
+    const imageId = await writeImage(aci, composed, work.gzipPool);
     if (!signer) return { arch, imageId, aci };
     await writeText(`${aci}.asc`, await signer.sign(aci));
     return { arch, imageId, aci, signature: `${aci}.asc` };
@@ -127,11 +133,11 @@ async function buildArch(spec: CrossSpec, arch: string, signer: Signer | undefin
 }
 
 /** Writes the gzipped tar and returns the image ID, hashed on the way. */
-async function writeImage(aci: string, composed: ComposedImage, gzipWorkers: number): Promise<string> {
+async function writeImage(aci: string, composed: ComposedImage, gzipPool: DeflatePool): Promise<string> {
   await fsp.mkdir(dirname(aci), { recursive: true, mode: 0o755 });
   const hasher = imageIdHasher();
   try {
-    await writeFileAtomic(aci, tarStream(async () => composed.members), [hasher.stream, parallelGzip({ workers: gzipWorkers })]);
+    await writeFileAtomic(aci, tarStream(async () => composed.members), [hasher.stream, parallelGzip({ pool: gzipPool })]);
   } finally {
     composed.close();
   }
