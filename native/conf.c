@@ -198,12 +198,9 @@ void conf_read(const char *path, struct pod *pod)
 	if (len > 0 && buf[len - 1] != '\0')
 		bad(&p, "the last string is not NUL-terminated");
 	for (size_t at = 0; at < len;) {
-		char *key = buf + at;
-		at += strlen(key) + 1;
-		if (at >= len)
+		char *key, *value;
+		if (!nul_pair(buf, len, &at, &key, &value))
 			bad(&p, "key \"%s\" has no value", key);
-		char *value = buf + at;
-		at += strlen(value) + 1;
 		if (!strcmp(key, "app"))
 			new_app(&p, value);
 		else if (p.app)

@@ -284,12 +284,9 @@ void plan_read(const char *path, struct plan *plan)
 	if (len > 0 && buf[len - 1] != '\0')
 		bad(&p, "the last string is not NUL-terminated");
 	for (size_t at = 0; at < len;) {
-		char *key = buf + at;
-		at += strlen(key) + 1;
-		if (at >= len)
+		char *key, *value;
+		if (!nul_pair(buf, len, &at, &key, &value))
 			bad(&p, "key \"%s\" has no value", key);
-		char *value = buf + at;
-		at += strlen(value) + 1;
 		if (!strcmp(key, "op")) {
 			if (p.op)
 				check_op(&p);

@@ -218,3 +218,14 @@ int index_of(const char *const *list, const char *key)
 			return i;
 	return -1;
 }
+
+bool nul_pair(char *buf, size_t len, size_t *at, char **key, char **value)
+{
+	*key = buf + *at;
+	*at += strlen(*key) + 1;
+	if (*at >= len)
+		return false;
+	*value = buf + *at;
+	*at += strlen(*value) + 1;
+	return true;
+}

@@ -26,6 +26,10 @@ void die_tell(int fd);
 
 void *xrealloc(void *ptr, size_t size);
 
+/* The next KEY and VALUE of a NUL-separated key, value list (stage1.conf, the plan)
+ * read from *AT on; false when KEY is the last string and has no value. */
+bool nul_pair(char *buf, size_t len, size_t *at, char **key, char **value);
+
 /* The position of KEY in the NULL-terminated LIST, or -1: the parsers' key tables. */
 int index_of(const char *const *list, const char *key);
 

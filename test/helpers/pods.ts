@@ -57,7 +57,8 @@ export const HOST_PATH = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin';
 
 export const stage1Of = (arch: Arch) => path.join(root, 'dist', `stage1-${arch}.aci`);
 
-function hasCommand(cmd: string): boolean {
+/** Whether a command is on PATH. */
+export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
@@ -77,6 +78,20 @@ export function whyNotArch(arch: Arch): string | false {
   if (!fs.existsSync(stage1Of(arch))) return `no ${path.relative(root, stage1Of(arch))}: run npm run build (with ${info.cc} installed)`;
   if (!hasCommand(info.cc)) return `no ${info.cc} to build the probe for ${arch}`;
   if (info.binfmt && !binfmtEnabled(info.binfmt)) return `/proc/sys/fs/binfmt_misc/${info.binfmt} is not enabled (bash scripts/install-test-deps.sh)`;
+  return false;
+}
+
+const CNI_PLUGINS = ['ptp', 'host-local', 'portmap'].map((p) => `/usr/lib/cni/${p}`);
+
+/** Why amd64 pods on CNI networks cannot be tested here, or false when they can. */
+export function whyNotCni(): string | false {
+  const arch = whyNotArch('amd64');
+  if (arch) return arch;
+  const missing = CNI_PLUGINS.filter((p) => !fs.existsSync(p));
+  if (missing.length) return `no CNI plugins ${missing.join(', ')}: apt-get install containernetworking-plugins (bash scripts/install-test-deps.sh)`;
+  for (const cmd of ['ip', 'iptables-save', 'unshare', 'umount']) {
+    if (!hasCommand(cmd)) return `no ${cmd}: bash scripts/install-test-deps.sh`;
+  }
   return false;
 }
 

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PodWorld, buildProbeImage, whyNotArch, PROBE_CACHE } from '../helpers/pods.ts';
+import { PodWorld, buildProbeImage, hasCommand, whyNotCni, PROBE_CACHE } from '../helpers/pods.ts';
 
 // The networking issue's promise (docs/networking.md, "What gc cleans up"): gc releases
 // every address and removes every rule a pod added, so after many `rkt run --net=default`
@@ -19,7 +19,6 @@ import { PodWorld, buildProbeImage, whyNotArch, PROBE_CACHE } from '../helpers/p
 // network too, so a difference is polled for a while before it counts as ours; what is
 // ours for certain (the pods' UUIDs, veths, addresses and --dir) is checked at once.
 
-const PLUGINS = ['ptp', 'host-local', 'portmap'].map((p) => `/usr/lib/cni/${p}`);
 const LONG = process.env['RKT_LONG_TESTS'] === '1';
 const CYCLES = LONG ? 100 : 10;
 const PORT_EVERY = 5;
@@ -27,20 +26,7 @@ const HOST_LOCAL = '/var/lib/cni/networks/default';
 /** portmap's shared chains, which stay once made (docs/networking.md). */
 const SHARED_CHAIN = /^CNI-HOSTPORT-(DNAT|MASQ|SETMARK)$/;
 
-const hasCommand = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-
-function whyNot(): string | false {
-  const arch = whyNotArch('amd64');
-  if (arch) return arch;
-  const missing = PLUGINS.filter((p) => !fs.existsSync(p));
-  if (missing.length) return `no CNI plugins ${missing.join(', ')}: apt-get install containernetworking-plugins (bash scripts/install-test-deps.sh)`;
-  for (const cmd of ['ip', 'iptables-save', 'unshare', 'umount']) {
-    if (!hasCommand(cmd)) return `no ${cmd}: bash scripts/install-test-deps.sh`;
-  }
-  return false;
-}
-
-const skip = whyNot();
+const skip = whyNotCni();
 
 function out(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { PodWorld, buildProbeImage, until, whyNotArch, PROBE_CACHE, type RktResult } from '../helpers/pods.ts';
+import { PodWorld, buildProbeImage, until, whyNotCni, PROBE_CACHE, type RktResult } from '../helpers/pods.ts';
 
 // Pod networks on real pods (docs/networking.md): --net=default (ptp + host-local in
 // 172.16.28.0/24, masqueraded), --port through portmap, --net=none, and what gc leaves.
@@ -13,20 +13,7 @@ import { PodWorld, buildProbeImage, until, whyNotArch, PROBE_CACHE, type RktResu
 // pods' app is the host's static busybox in the probe image. Nothing here touches an
 // address outside loopback, 172.16.28.0/24 and the pods' own namespaces.
 
-const PLUGINS = ['ptp', 'host-local', 'portmap'].map((p) => `/usr/lib/cni/${p}`);
-
-function whyNot(): string | false {
-  const arch = whyNotArch('amd64');
-  if (arch) return arch;
-  const missing = PLUGINS.filter((p) => !fs.existsSync(p));
-  if (missing.length) return `no CNI plugins ${missing.join(', ')}: apt-get install containernetworking-plugins (bash scripts/install-test-deps.sh)`;
-  for (const cmd of ['ip', 'iptables-save', 'unshare', 'umount']) {
-    if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) return `no ${cmd}: bash scripts/install-test-deps.sh`;
-  }
-  return false;
-}
-
-const skip = whyNot();
+const skip = whyNotCni();
 let img: string;
 
 interface NetRecordJson {
